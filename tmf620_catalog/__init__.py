@@ -1,0 +1,1 @@
+"""tmf620_catalog package."""

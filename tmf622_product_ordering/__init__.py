@@ -1,0 +1,1 @@
+"""TMF622 Product Ordering (v4): productOrder and cancelProductOrder."""

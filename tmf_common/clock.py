@@ -1,0 +1,51 @@
+"""UTC timestamps in the one canonical RFC 3339 form the service stores and returns."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+
+# Millisecond precision with a Z suffix: fixed width, so string order equals time order in the database.
+_CANONICAL_FORMAT = "%Y-%m-%dT%H:%M:%S."
+
+_DATE_TIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})$"
+)
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def format_instant(moment: datetime) -> str:
+    utc = moment.astimezone(UTC)
+    return utc.strftime(_CANONICAL_FORMAT) + f"{utc.microsecond // 1000:03d}Z"
+
+
+def utc_now() -> str:
+    return format_instant(datetime.now(UTC))
+
+
+def is_date_time(text: str) -> bool:
+    return bool(_DATE_TIME.match(text))
+
+
+def canonical_date_time(text: str) -> str | None:
+    """The canonical form of an RFC 3339 date-time with an offset, or None if text is not one."""
+    if not _DATE_TIME.match(text):
+        return None
+    normalized = text.replace("z", "Z").replace("t", "T").replace(" ", "T")
+    if normalized.endswith("Z"):
+        normalized = normalized[:-1] + "+00:00"
+    try:
+        return format_instant(datetime.fromisoformat(normalized))
+    except ValueError:
+        return None
+
+
+def canonical_filter_instant(text: str) -> str | None:
+    """A date or date-time filter value as a canonical instant; a bare date means its midnight UTC."""
+    if _DATE_ONLY.match(text):
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            return None
+        return format_instant(datetime(day.year, day.month, day.day, tzinfo=UTC))
+    return canonical_date_time(text)

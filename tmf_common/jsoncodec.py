@@ -1,0 +1,86 @@
+"""JSON encoding, request depth checks, and the storage encoding that keeps client JSON within FerretDB's rules."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+
+from tmf_common.clock import canonical_date_time
+from tmf_common.errors import BadRequest
+
+# FerretDB (and MongoDB for `$`) refuse keys with a dot or a leading `$`, and FerretDB refuses arrays nested
+# directly in arrays. Rather than refuse such client JSON, keys are percent-encoded and inner arrays wrapped,
+# so any JSON a client sends is stored and returned exactly. A leading `_` is encoded too, which keeps every
+# underscore-prefixed top-level key free for the service's own bookkeeping (`_id`, `_rev`, `_events`, ...).
+NESTED_ARRAY_KEY = "%5B%5D"
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+def loads(raw: bytes | str) -> Any:
+    return orjson.loads(raw)
+
+
+_STRUCTURAL = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def check_depth(raw: bytes, max_depth: int) -> None:
+    """Raise BadRequest when the JSON text nests deeper than max_depth, before anything parses it."""
+    depth = 0
+    for match in _STRUCTURAL.finditer(raw):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > max_depth:
+                raise BadRequest(f"JSON body nests deeper than the limit of {max_depth} levels")
+        elif token in (b"]", b"}"):
+            depth -= 1
+
+
+def _encode_key(key: str) -> str:
+    if "%" in key or "." in key or key.startswith(("$", "_")):
+        key = key.replace("%", "%25").replace(".", "%2E")
+        if key.startswith("$"):
+            key = "%24" + key[1:]
+        elif key.startswith("_"):
+            key = "%5F" + key[1:]
+    return key
+
+
+_ESCAPED = re.compile(r"%(25|2E|24|5F)")
+_UNESCAPED = {"25": "%", "2E": ".", "24": "$", "5F": "_"}
+
+
+def _decode_key(key: str) -> str:
+    if "%" in key:
+        key = _ESCAPED.sub(lambda match: _UNESCAPED[match.group(1)], key)
+    return key
+
+
+def to_storage(value: Any) -> Any:
+    """Client JSON as stored: safe keys, no array directly inside an array, canonical UTC date-times."""
+    if isinstance(value, dict):
+        return {_encode_key(k): to_storage(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [
+            {NESTED_ARRAY_KEY: to_storage(item)} if isinstance(item, list) else to_storage(item)
+            for item in value
+        ]
+    if isinstance(value, str) and len(value) >= 16 and value[4:5] == "-":
+        return canonical_date_time(value) or value
+    return value
+
+
+def from_storage(value: Any) -> Any:
+    """The inverse of to_storage (date-times stay canonical)."""
+    if isinstance(value, dict):
+        if len(value) == 1 and NESTED_ARRAY_KEY in value:
+            return from_storage(value[NESTED_ARRAY_KEY])
+        return {_decode_key(k): from_storage(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_storage(item) for item in value]
+    return value

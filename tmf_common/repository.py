@@ -1,0 +1,148 @@
+"""Generic storage of TMF resources: revisions for optimistic concurrency, pending events in the same write."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError, OperationFailure
+
+from tmf_common.errors import BadRequest, Conflict
+from tmf_common.events import RecordedEvent
+from tmf_common.jsoncodec import from_storage, to_storage
+from tmf_common.query import ListQuery
+
+# Bookkeeping fields live beside the resource attributes; client keys can never start with `_` in storage
+# (jsoncodec encodes them), so these names cannot collide with client data.
+REVISION = "_rev"
+CREATED = "_created"
+PENDING_EVENTS = "_events"
+DELETED = "_deleted"
+EXTRA_PREFIX = "_"
+
+_LIVE = {DELETED: {"$exists": False}}
+
+
+@dataclass(frozen=True)
+class StoredResource:
+    """A resource as the client sees it, with the revision its ETag carries."""
+
+    body: dict[str, Any]
+    revision: int
+    internal: dict[str, Any]
+
+
+def _to_resource(document: dict[str, Any]) -> StoredResource:
+    internal = {key: value for key, value in document.items() if key.startswith(EXTRA_PREFIX)}
+    body = from_storage({key: value for key, value in document.items() if not key.startswith(EXTRA_PREFIX)})
+    if "_id" in document:
+        body = {"id": document["_id"], **body}
+    return StoredResource(body=body, revision=int(document.get(REVISION, 0)), internal=internal)
+
+
+def _to_document(body: dict[str, Any]) -> dict[str, Any]:
+    stored = to_storage({key: value for key, value in body.items() if key != "id"})
+    assert isinstance(stored, dict)
+    return stored
+
+
+class ResourceRepository:
+    """One collection of one resource type."""
+
+    def __init__(self, collection: Collection) -> None:  # type: ignore[type-arg]
+        self.collection = collection
+
+    def insert(
+        self,
+        body: dict[str, Any],
+        events: Sequence[RecordedEvent],
+        created: str,
+        internal: dict[str, Any] | None = None,
+    ) -> StoredResource:
+        document = {
+            "_id": body["id"],
+            **_to_document(body),
+            REVISION: 1,
+            CREATED: created,
+            PENDING_EVENTS: [event.to_storage() for event in events],
+            **(internal or {}),
+        }
+        try:
+            self.collection.insert_one(document)
+        except DuplicateKeyError as error:
+            raise Conflict(f"A resource with id '{body['id']}' already exists") from error
+        return _to_resource(document)
+
+    def get(self, resource_id: str, projection: dict[str, int] | None = None) -> StoredResource | None:
+        if projection is not None:
+            projection = {**projection, REVISION: 1}
+        else:
+            projection = {PENDING_EVENTS: 0}
+        document = self.collection.find_one({"_id": resource_id, **_LIVE}, projection)
+        return None if document is None else _to_resource(document)
+
+    def get_with_internal(self, resource_id: str) -> StoredResource | None:
+        document = self.collection.find_one({"_id": resource_id, **_LIVE})
+        return None if document is None else _to_resource(document)
+
+    def find_one(self, filter_: dict[str, Any]) -> StoredResource | None:
+        document = self.collection.find_one({**filter_, **_LIVE}, {PENDING_EVENTS: 0})
+        return None if document is None else _to_resource(document)
+
+    def list(self, query: ListQuery) -> tuple[list[dict[str, Any]], int]:
+        filter_ = {**query.filter, **_LIVE} if query.filter else dict(_LIVE)
+        projection = query.projection if query.projection is not None else {PENDING_EVENTS: 0}
+        sort = list(query.sort) + [(CREATED, 1), ("_id", 1)]
+        try:
+            total = self.collection.count_documents(filter_)
+            if query.limit == 0:
+                return [], total
+            cursor = self.collection.find(filter_, projection).sort(sort).skip(query.offset).limit(query.limit)
+            return [_to_resource(document).body for document in cursor], total
+        except OperationFailure as error:
+            # The filter came from the client (a regular expression the server cannot run, say).
+            raise BadRequest(f"The query cannot be executed: {error.details or error}") from error
+
+    def replace_if_revision(
+        self,
+        before: StoredResource,
+        body: dict[str, Any],
+        events: Sequence[RecordedEvent],
+        internal: dict[str, Any] | None = None,
+    ) -> StoredResource | None:
+        """Write the new body only if nobody wrote since `before` was read; None means the race was lost."""
+        document = _to_document(body)
+        unset = {key: "" for key in _to_document(before.body) if key not in document}
+        update: dict[str, Any] = {
+            "$set": {**document, REVISION: before.revision + 1, **(internal or {})},
+            "$push": {PENDING_EVENTS: {"$each": [event.to_storage() for event in events]}},
+        }
+        if unset:
+            update["$unset"] = unset
+        updated = self.collection.find_one_and_update(
+            {"_id": before.body["id"], REVISION: before.revision, **_LIVE},
+            update,
+            projection={PENDING_EVENTS: 0},
+            return_document=ReturnDocument.AFTER,
+        )
+        return None if updated is None else _to_resource(updated)
+
+    def tombstone_if_revision(self, resource_id: str, revision: int, events: Sequence[RecordedEvent], at: str) -> bool:
+        """Mark deleted, keeping the document until its pending events have been relayed."""
+        result = self.collection.update_one(
+            {"_id": resource_id, REVISION: revision, **_LIVE},
+            {
+                "$set": {DELETED: at, REVISION: revision + 1},
+                "$push": {PENDING_EVENTS: {"$each": [event.to_storage() for event in events]}},
+            },
+        )
+        return result.modified_count == 1
+
+    def pending_events(self, resource_id: str) -> list[dict[str, Any]]:
+        document = self.collection.find_one({"_id": resource_id}, {PENDING_EVENTS: 1})
+        if document is None:
+            return []
+        return [RecordedEvent.from_storage(raw).to_envelope() for raw in document.get(PENDING_EVENTS, [])]

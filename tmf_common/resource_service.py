@@ -1,0 +1,180 @@
+"""The create/list/retrieve/patch/delete behaviour every TMF resource shares, with hooks for its own rules."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tmf_common.clock import utc_now
+from tmf_common.errors import BadRequest, Conflict, NotFound, PreconditionFailed
+from tmf_common.events import RecordedEvent, new_event
+from tmf_common.http import RequestContext
+from tmf_common.patch import apply_patch, patch_kind, top_level_changes
+from tmf_common.query import build_list_query, parse_fields
+from tmf_common.repository import ResourceRepository, StoredResource
+from tmf_common.schemas import SchemaValidators
+from tmf_common.settings import Settings
+
+MAX_WRITE_ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """What distinguishes one TMF resource from another for the shared behaviour."""
+
+    key: str
+    type_name: str
+    base_path: str
+    read_only: frozenset[str] = frozenset({"id", "href"})
+    state_attribute: str | None = None
+    event_types: frozenset[str] = field(
+        default_factory=lambda: frozenset({"Create", "AttributeValueChange", "StateChange", "Delete"})
+    )
+
+    def href(self, base_url: str, resource_id: str) -> str:
+        return f"{base_url}{self.base_path}/{self.key}/{resource_id}"
+
+
+class ResourcePolicy(Protocol):
+    """A resource's own rules, applied by the shared service around each write."""
+
+    def prepare_create(self, body: dict[str, Any], now: str) -> dict[str, Any]: ...
+
+    def prepare_update(self, before: dict[str, Any], after: dict[str, Any], now: str) -> dict[str, Any]: ...
+
+    def check_delete(self, current: dict[str, Any]) -> None: ...
+
+
+class PlainPolicy:
+    """No rules beyond the shared ones."""
+
+    def prepare_create(self, body: dict[str, Any], now: str) -> dict[str, Any]:
+        return body
+
+    def prepare_update(self, before: dict[str, Any], after: dict[str, Any], now: str) -> dict[str, Any]:
+        return after
+
+    def check_delete(self, current: dict[str, Any]) -> None:
+        return None
+
+
+def refuse_read_only(body: dict[str, Any], read_only: Iterable[str], what: str) -> None:
+    for attribute in sorted(read_only):
+        if attribute in body:
+            raise BadRequest(f"'{attribute}' is set by the server and cannot be given on {what}", code="READ_ONLY_ATTRIBUTE")
+
+
+def if_match_accepts(if_match: str | None, revision: int) -> bool:
+    if if_match is None:
+        return True
+    tags = [tag.strip().removeprefix("W/") for tag in if_match.split(",")]
+    return "*" in tags or f'"{revision}"' in tags
+
+
+def events_for_change(
+    resource_type: ResourceType, before: dict[str, Any], after: dict[str, Any], now: str
+) -> list[RecordedEvent]:
+    changed = top_level_changes(before, after)
+    events: list[RecordedEvent] = []
+    state = resource_type.state_attribute
+    if state is not None and state in changed and "StateChange" in resource_type.event_types:
+        events.append(new_event(f"{resource_type.type_name}StateChangeEvent", resource_type.key, after, now, state))
+    others = [name for name in changed if name != state and name != "lastUpdate"]
+    if others and "AttributeValueChange" in resource_type.event_types:
+        events.append(
+            new_event(
+                f"{resource_type.type_name}AttributeValueChangeEvent", resource_type.key, after, now, ",".join(others)
+            )
+        )
+    return events
+
+
+class ResourceService:
+    """Shared behaviour of one resource type over its repository."""
+
+    def __init__(
+        self,
+        resource_type: ResourceType,
+        repository: ResourceRepository,
+        validators: SchemaValidators,
+        settings: Settings,
+        policy: ResourcePolicy | None = None,
+    ) -> None:
+        self.type = resource_type
+        self.repository = repository
+        self.validators = validators
+        self.settings = settings
+        self.policy: ResourcePolicy = policy or PlainPolicy()
+
+    def create(self, body: dict[str, Any], context: RequestContext) -> StoredResource:
+        refuse_read_only(body, self.type.read_only, "create")
+        now = utc_now()
+        resource_id = str(uuid.uuid4())
+        prepared = self.policy.prepare_create(dict(body), now)
+        prepared.setdefault("@type", self.type.type_name)
+        resource = {"id": resource_id, "href": self.type.href(context.base_url, resource_id), **prepared}
+        event = new_event(f"{self.type.type_name}CreateEvent", self.type.key, resource, now)
+        return self.repository.insert(resource, [event], now)
+
+    def retrieve(self, resource_id: str, fields: str | None = None) -> StoredResource:
+        found = self.repository.get(resource_id, parse_fields(fields))
+        if found is None:
+            raise NotFound(f"No {self.type.key} with id '{resource_id}'")
+        return found
+
+    def list(
+        self, context: RequestContext, fields: str | None, sort: str | None, offset: int | None, limit: int | None
+    ) -> tuple[list[dict[str, Any]], int]:
+        query = build_list_query(
+            context.raw_query,
+            fields=fields,
+            sort=sort,
+            offset=offset,
+            limit=limit,
+            default_limit=self.settings.default_page_limit,
+            max_limit=self.settings.max_page_limit,
+        )
+        return self.repository.list(query)
+
+    def patch(self, resource_id: str, patch: Any, context: RequestContext) -> StoredResource:
+        kind = patch_kind(context.content_type)
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            before = self.retrieve(resource_id)
+            if not if_match_accepts(context.if_match, before.revision):
+                raise PreconditionFailed(
+                    f"{self.type.key} '{resource_id}' is at ETag \"{before.revision}\", not {context.if_match}"
+                )
+            after = apply_patch(before.body, patch, kind)
+            for attribute in sorted(self.type.read_only):
+                if after.get(attribute) != before.body.get(attribute):
+                    raise BadRequest(f"'{attribute}' is read-only and cannot be patched", code="READ_ONLY_ATTRIBUTE")
+            now = utc_now()
+            after = self.policy.prepare_update(before.body, after, now)
+            self.validators.check(self.type.type_name, after, self.type.key)
+            events = events_for_change(self.type, before.body, after, now)
+            if not events and not top_level_changes(before.body, after):
+                return before
+            updated = self.repository.replace_if_revision(before, after, events)
+            if updated is not None:
+                return updated
+            if context.if_match is not None:
+                raise PreconditionFailed(f"{self.type.key} '{resource_id}' changed while this update was applied")
+        raise Conflict(f"{self.type.key} '{resource_id}' is being changed concurrently; retry the request")
+
+    def delete(self, resource_id: str, context: RequestContext) -> None:
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            current = self.retrieve(resource_id)
+            if not if_match_accepts(context.if_match, current.revision):
+                raise PreconditionFailed(
+                    f"{self.type.key} '{resource_id}' is at ETag \"{current.revision}\", not {context.if_match}"
+                )
+            self.policy.check_delete(current.body)
+            now = utc_now()
+            event = new_event(f"{self.type.type_name}DeleteEvent", self.type.key, current.body, now)
+            if self.repository.tombstone_if_revision(resource_id, current.revision, [event], now):
+                return
+            if context.if_match is not None:
+                raise PreconditionFailed(f"{self.type.key} '{resource_id}' changed while it was being deleted")
+        raise Conflict(f"{self.type.key} '{resource_id}' is being changed concurrently; retry the request")

@@ -1,0 +1,42 @@
+"""Service settings read once from TMF_* environment variables into one frozen object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_PAGE_LIMIT = 100
+MAX_PAGE_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    mongodb_uri: str | None = None
+    database_name: str = "tmf"
+    data_dir: Path = Path("var")
+    public_url: str | None = None
+    max_body_bytes: int = 1_048_576
+    max_json_depth: int = 32
+    default_page_limit: int = DEFAULT_PAGE_LIMIT
+    max_page_limit: int = MAX_PAGE_LIMIT
+    validate_responses: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        public_url = env.get("TMF_PUBLIC_URL") or None
+        return cls(
+            host=env.get("TMF_HOST", cls.host),
+            port=int(env.get("TMF_PORT", str(cls.port))),
+            mongodb_uri=env.get("TMF_MONGODB_URI") or None,
+            database_name=env.get("TMF_DATABASE", cls.database_name),
+            data_dir=Path(env.get("TMF_DATA_DIR", str(cls.data_dir))),
+            public_url=public_url.rstrip("/") if public_url else None,
+            max_body_bytes=int(env.get("TMF_MAX_BODY_BYTES", str(cls.max_body_bytes))),
+            max_json_depth=int(env.get("TMF_MAX_JSON_DEPTH", str(cls.max_json_depth))),
+            validate_responses=env.get("TMF_VALIDATE_RESPONSES", "") in ("1", "true", "yes"),
+        )

@@ -1,0 +1,1 @@
+"""tmf_server package."""
