@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tmf_common.errors import Conflict
 from tmf_common.resource_service import ResourceType
 
 BASE_PATH = "/tmf-api/productCatalogManagement/v4"
@@ -24,11 +25,37 @@ PRODUCT_OFFERING = ResourceType("productOffering", "ProductOffering", BASE_PATH,
 PRODUCT_OFFERING_PRICE = ResourceType(
     "productOfferingPrice", "ProductOfferingPrice", BASE_PATH, _READ_ONLY, "lifecycleStatus"
 )
+# Where live entities refer to each kind of entity: (referring resource key, attribute path of the reference id).
+REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
+    "productSpecification": (
+        ("productOffering", "productSpecification.id"),
+        ("productSpecification", "bundledProductSpecification.id"),
+    ),
+    "productOffering": (("productOffering", "bundledProductOffering.id"), ("category", "productOffering.id")),
+    "productOfferingPrice": (
+        ("productOffering", "productOfferingPrice.id"),
+        ("productOfferingPrice", "bundledPopRelationship.id"),
+    ),
+    "category": (("catalog", "category.id"), ("productOffering", "category.id"), ("category", "parentId")),
+    "catalog": (),
+}
+
 RESOURCE_TYPES = (CATALOG, CATEGORY, PRODUCT_SPECIFICATION, PRODUCT_OFFERING, PRODUCT_OFFERING_PRICE)
 
 
+ReferrerFinder = Callable[[str], str | None]
+"""entity id -> a description of a live catalog entity that refers to it, or None."""
+
+
 class CatalogPolicy:
-    """Every catalog entity has a lifecycleStatus (defaulted) and a lastUpdate (set on every change)."""
+    """Every catalog entity has a lifecycleStatus (defaulted) and a lastUpdate (set on every change).
+
+    An entity that another live entity still refers to cannot be deleted: decomposition would later fail on the
+    dangling reference, so the conflict is reported now, to the person deleting it.
+    """
+
+    def __init__(self, find_referrer: ReferrerFinder | None = None) -> None:
+        self.find_referrer = find_referrer
 
     def prepare_create(self, body: dict[str, Any], now: str) -> dict[str, Any]:
         body.setdefault("lifecycleStatus", DEFAULT_LIFECYCLE_STATUS)
@@ -41,7 +68,11 @@ class CatalogPolicy:
         return after
 
     def check_delete(self, current: dict[str, Any]) -> None:
-        return None
+        if self.find_referrer is None:
+            return
+        referrer = self.find_referrer(str(current["id"]))
+        if referrer is not None:
+            raise Conflict(f"'{current['id']}' cannot be deleted: {referrer} refers to it")
 
 
 class CatalogResolutionError(Exception):
@@ -100,7 +131,7 @@ def is_valid_at(entity: dict[str, Any], at: str) -> bool:
 
 def bundle_option(bundled: dict[str, Any]) -> BundleOption:
     option = bundled.get("bundledProductOfferingOption") or {}
-    lower = int(option.get("numberRelOfferLowerLimit", 1 if option else 1))
+    lower = int(option.get("numberRelOfferLowerLimit", 1))
     upper_raw = option.get("numberRelOfferUpperLimit")
     upper = int(upper_raw) if upper_raw is not None else None
     default = int(option.get("numberRelOfferDefault", max(lower, 1)))
@@ -137,9 +168,7 @@ def _resolve(
                 f"{where} → productSpecification: productSpecification '{spec_ref['id']}' does not exist"
             )
         if not is_valid_at(specification, at):
-            raise CatalogResolutionError(
-                f"{where} → productSpecification '{spec_ref['id']}' is not valid at {at}"
-            )
+            raise CatalogResolutionError(f"{where} → productSpecification '{spec_ref['id']}' is not valid at {at}")
     prices: list[dict[str, Any]] = []
     for index, price_ref in enumerate(offering.get("productOfferingPrice", [])):
         if "id" not in price_ref:
@@ -162,4 +191,6 @@ def _resolve(
                 raise CatalogResolutionError(f"{where} → bundledProductOffering[{index}] has no id")
             resolved = _resolve(child_id, at, lookup, child_path, (*seen, offering_id))
             bundled.append((bundle_option(child), resolved))
-    return ResolvedOffering(offering=offering, specification=specification, prices=tuple(prices), bundled=tuple(bundled))
+    return ResolvedOffering(
+        offering=offering, specification=specification, prices=tuple(prices), bundled=tuple(bundled)
+    )

@@ -16,22 +16,39 @@ from tmf_common.settings import Settings
 
 
 class CatalogService:
-    def __init__(self, database: Database, validators: SchemaValidators, settings: Settings) -> None:  # type: ignore[type-arg]
-        policy = domain.CatalogPolicy()
+    def __init__(self, database: Database, validators: SchemaValidators, settings: Settings) -> None:
+        repositories = {key: ResourceRepository(database[name]) for key, name in COLLECTIONS.items()}
 
         def service(resource_type: ResourceType) -> ResourceService:
-            repository = ResourceRepository(database[COLLECTIONS[resource_type.key]])
-            return ResourceService(resource_type, repository, validators, settings, policy)
+            policy = domain.CatalogPolicy(self._referrer_finder(repositories, resource_type.key))
+            return ResourceService(resource_type, repositories[resource_type.key], validators, settings, policy)
 
         self.catalogs = service(domain.CATALOG)
         self.categories = service(domain.CATEGORY)
         self.product_specifications = service(domain.PRODUCT_SPECIFICATION)
         self.product_offerings = service(domain.PRODUCT_OFFERING)
         self.product_offering_prices = service(domain.PRODUCT_OFFERING_PRICE)
-        self._by_key = {s.type.key: s for s in (
-            self.catalogs, self.categories, self.product_specifications, self.product_offerings,
-            self.product_offering_prices,
-        )}
+        self._by_key = {
+            s.type.key: s
+            for s in (
+                self.catalogs,
+                self.categories,
+                self.product_specifications,
+                self.product_offerings,
+                self.product_offering_prices,
+            )
+        }
+
+    @staticmethod
+    def _referrer_finder(repositories: dict[str, ResourceRepository], key: str) -> domain.ReferrerFinder:
+        def find_referrer(entity_id: str) -> str | None:
+            for referring_key, path in domain.REFERENCES[key]:
+                found = repositories[referring_key].find_one({path: entity_id})
+                if found is not None:
+                    return f"{referring_key} '{found.body['id']}'"
+            return None
+
+        return find_referrer
 
     def _lookup(self, key: str, entity_id: str) -> dict[str, Any] | None:
         found = self._by_key[key].repository.get(entity_id)

@@ -152,7 +152,11 @@ def start_database(data_dir: Path, *, port: int | None = None, cache_dir: Path =
     log_path = data_dir / f"{kind}.log"
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
-            command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            command,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     _wait_until_accepting(port, process, log_path)
     return RunningDatabase(uri=f"mongodb://127.0.0.1:{port}/", process=process, kind=kind, log_path=log_path)

@@ -117,10 +117,16 @@ def render_http_exception(req: ConnexionRequest, error: Exception) -> ConnexionR
 def render_unexpected(req: ConnexionRequest, error: Exception) -> ConnexionResponse:
     correlation_id = str(uuid.uuid4())
     log.error(
-        "Unhandled error %s on %s %s", correlation_id, req.method, req.url.path, exc_info=(type(error), error, error.__traceback__)
+        "Unhandled error %s on %s %s",
+        correlation_id,
+        req.method,
+        req.url.path,
+        exc_info=(type(error), error, error.__traceback__),
     )
     body = error_body(
-        500, f"Internal error; quote correlation id {correlation_id} when reporting it", correlation_id=correlation_id
+        500,
+        f"Internal error; quote correlation id {correlation_id} when reporting it",
+        correlation_id=correlation_id,
     )
     return _error_response(body, 500)
 

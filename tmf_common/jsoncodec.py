@@ -66,10 +66,7 @@ def to_storage(value: Any) -> Any:
     if isinstance(value, dict):
         return {_encode_key(k): to_storage(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [
-            {NESTED_ARRAY_KEY: to_storage(item)} if isinstance(item, list) else to_storage(item)
-            for item in value
-        ]
+        return [{NESTED_ARRAY_KEY: to_storage(item)} if isinstance(item, list) else to_storage(item) for item in value]
     if isinstance(value, str) and len(value) >= 16 and value[4:5] == "-":
         return canonical_date_time(value) or value
     return value

@@ -47,9 +47,7 @@ class AttributeNotPatchable(LifecycleError):
         # read_only tells the renderer whether the attribute is never patchable (400) or only not now (409).
         self.read_only = read_only
         if read_only:
-            message = (
-                f"'{attribute}' of a {resource} is set by the server and cannot be patched (state '{state}')"
-            )
+            message = f"'{attribute}' of a {resource} is set by the server and cannot be patched (state '{state}')"
         else:
             message = f"'{attribute}' of a {resource} cannot be changed while it is '{state}'"
         super().__init__(message)
@@ -73,9 +71,7 @@ class Lifecycle(Generic[S]):
     def __post_init__(self) -> None:
         members = frozenset(self.states)
         if not self.initial or not self.initial <= members or not self.terminal <= members:
-            raise ValueError(
-                f"{self.name}: initial and terminal states must be non-empty members of the enum"
-            )
+            raise ValueError(f"{self.name}: initial and terminal states must be non-empty members of the enum")
         for source, targets in self.transitions.items():
             if source not in members or not targets <= members:
                 raise ValueError(f"{self.name}: transition table names states outside {self.states.__name__}")
@@ -165,6 +161,4 @@ class PatchPolicy(Generic[S]):
         """
         for attribute in sorted(set(changed_attributes)):
             if not self.may_patch(state, attribute):
-                raise AttributeNotPatchable(
-                    self.resource, attribute, state, read_only=attribute in self.read_only
-                )
+                raise AttributeNotPatchable(self.resource, attribute, state, read_only=attribute in self.read_only)

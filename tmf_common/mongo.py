@@ -23,15 +23,21 @@ class IndexSpec:
         return "_".join(f"{field}_{direction}" for field, direction in self.keys)
 
 
-def connect(uri: str) -> MongoClient:  # type: ignore[type-arg]
+def connect(uri: str) -> MongoClient:
     # Short server selection so a missing database fails a request quickly instead of hanging it.
-    return MongoClient(uri, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, tz_aware=True, uuidRepresentation="standard")
+    return MongoClient(
+        uri,
+        serverSelectionTimeoutMS=5000,
+        connectTimeoutMS=5000,
+        tz_aware=True,
+        uuidRepresentation="standard",
+    )
 
 
-def ensure_indexes(database: Database, specs: Iterable[IndexSpec]) -> None:  # type: ignore[type-arg]
+def ensure_indexes(database: Database, specs: Iterable[IndexSpec]) -> None:
     """Create every index the queries need; creating an existing index is a no-op."""
     for spec in specs:
-        collection: Collection = database[spec.collection]  # type: ignore[type-arg]
+        collection: Collection = database[spec.collection]
         collection.create_index(list(spec.keys), name=spec.name, unique=spec.unique)
 
 

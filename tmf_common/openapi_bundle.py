@@ -45,7 +45,9 @@ def bundle(path: Path) -> dict[str, Any]:
                 local = components.setdefault(section, {})
                 if (section, name) not in imported:
                     if name in local and local[name] != value:
-                        raise ValueError(f"{path.name} defines components/{section}/{name} differently from {file_part}")
+                        raise ValueError(
+                            f"{path.name} defines components/{section}/{name} differently from {file_part}"
+                        )
                     imported.add((section, name))
                     local[name] = copy.deepcopy(value)
                     # References inside the imported component are local to its own file: make them cross-file.

@@ -28,9 +28,7 @@ def patch_kind(content_type: str | None) -> PatchKind:
     try:
         return _KIND_BY_MEDIA_TYPE[media_type]
     except KeyError:
-        raise UnsupportedMediaType(
-            f"PATCH accepts {', '.join(_KIND_BY_MEDIA_TYPE)}; got '{media_type}'"
-        ) from None
+        raise UnsupportedMediaType(f"PATCH accepts {', '.join(_KIND_BY_MEDIA_TYPE)}; got '{media_type}'") from None
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -50,7 +48,8 @@ def apply_patch(document: dict[str, Any], patch: Any, kind: PatchKind) -> dict[s
     if kind is PatchKind.MERGE:
         if not isinstance(patch, dict):
             raise BadRequest("A merge patch must be a JSON object")
-        return merge_patch(document, patch)  # type: ignore[no-any-return]
+        merged: dict[str, Any] = merge_patch(document, patch)
+        return merged
     if not isinstance(patch, list):
         raise BadRequest("A JSON patch must be an array of operations")
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +53,7 @@ def _to_document(body: dict[str, Any]) -> dict[str, Any]:
 class ResourceRepository:
     """One collection of one resource type."""
 
-    def __init__(self, collection: Collection) -> None:  # type: ignore[type-arg]
+    def __init__(self, collection: Collection) -> None:
         self.collection = collection
 
     def insert(
@@ -77,10 +78,7 @@ class ResourceRepository:
         return _to_resource(document)
 
     def get(self, resource_id: str, projection: dict[str, int] | None = None) -> StoredResource | None:
-        if projection is not None:
-            projection = {**projection, REVISION: 1}
-        else:
-            projection = {PENDING_EVENTS: 0}
+        projection = {**projection, REVISION: 1} if projection is not None else {PENDING_EVENTS: 0}
         document = self.collection.find_one({"_id": resource_id, **_LIVE}, projection)
         return None if document is None else _to_resource(document)
 
@@ -92,10 +90,10 @@ class ResourceRepository:
         document = self.collection.find_one({**filter_, **_LIVE}, {PENDING_EVENTS: 0})
         return None if document is None else _to_resource(document)
 
-    def list(self, query: ListQuery) -> tuple[list[dict[str, Any]], int]:
+    def list(self, query: ListQuery) -> tuple[builtins.list[dict[str, Any]], int]:
         filter_ = {**query.filter, **_LIVE} if query.filter else dict(_LIVE)
         projection = query.projection if query.projection is not None else {PENDING_EVENTS: 0}
-        sort = list(query.sort) + [(CREATED, 1), ("_id", 1)]
+        sort = [*list(query.sort), (CREATED, 1), ("_id", 1)]
         try:
             total = self.collection.count_documents(filter_)
             if query.limit == 0:
@@ -141,7 +139,7 @@ class ResourceRepository:
         )
         return result.modified_count == 1
 
-    def pending_events(self, resource_id: str) -> list[dict[str, Any]]:
+    def pending_events(self, resource_id: str) -> builtins.list[dict[str, Any]]:
         document = self.collection.find_one({"_id": resource_id}, {PENDING_EVENTS: 1})
         if document is None:
             return []

@@ -63,7 +63,10 @@ class PlainPolicy:
 def refuse_read_only(body: dict[str, Any], read_only: Iterable[str], what: str) -> None:
     for attribute in sorted(read_only):
         if attribute in body:
-            raise BadRequest(f"'{attribute}' is set by the server and cannot be given on {what}", code="READ_ONLY_ATTRIBUTE")
+            raise BadRequest(
+                f"'{attribute}' is set by the server and cannot be given on {what}",
+                code="READ_ONLY_ATTRIBUTE",
+            )
 
 
 def if_match_accepts(if_match: str | None, revision: int) -> bool:
@@ -85,7 +88,11 @@ def events_for_change(
     if others and "AttributeValueChange" in resource_type.event_types:
         events.append(
             new_event(
-                f"{resource_type.type_name}AttributeValueChangeEvent", resource_type.key, after, now, ",".join(others)
+                f"{resource_type.type_name}AttributeValueChangeEvent",
+                resource_type.key,
+                after,
+                now,
+                ",".join(others),
             )
         )
     return events
@@ -125,7 +132,12 @@ class ResourceService:
         return found
 
     def list(
-        self, context: RequestContext, fields: str | None, sort: str | None, offset: int | None, limit: int | None
+        self,
+        context: RequestContext,
+        fields: str | None,
+        sort: str | None,
+        offset: int | None,
+        limit: int | None,
     ) -> tuple[list[dict[str, Any]], int]:
         query = build_list_query(
             context.raw_query,

@@ -31,5 +31,7 @@ class SchemaValidators:
         try:
             self.validator(schema_name)(value)
         except fastjsonschema.JsonSchemaValueException as error:
-            path = error.name.replace("data.", "", 1) if error.name != "data" else what
-            raise BadRequest(f"Invalid {what}: {path}: {error.message.replace(error.name + ' ', '', 1)}") from error
+            name = error.name or "data"
+            path = name.replace("data.", "", 1) if name != "data" else what
+            detail = str(error.message).replace(name + " ", "", 1)
+            raise BadRequest(f"Invalid {what}: {path}: {detail}") from error

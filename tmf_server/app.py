@@ -40,12 +40,12 @@ class Services:
     """Everything a handler may reach, built once per process by the lifespan."""
 
     settings: Settings
-    client: MongoClient  # type: ignore[type-arg]
-    database: Database  # type: ignore[type-arg]
+    client: MongoClient
+    database: Database
     catalog: CatalogService
 
 
-def build_services(settings: Settings, client: MongoClient, specs: dict[str, dict[str, Any]]) -> Services:  # type: ignore[type-arg]
+def build_services(settings: Settings, client: MongoClient, specs: dict[str, dict[str, Any]]) -> Services:
     database = client[settings.database_name]
     ensure_indexes(database, catalog_repository.INDEXES)
     return Services(
@@ -77,7 +77,11 @@ def create_app(settings: Settings, mongodb_uri: str) -> Any:
 
     app = connexion.AsyncApp(__name__, lifespan=lifespan)
     # The root-mounted API goes first: connexion tries mounts in reverse order of addition.
-    app.add_api(bundle(api_spec_path(SERVICE_SPEC)), name="service", swagger_ui_options=SwaggerUIOptions(swagger_ui=False, serve_spec=False))
+    app.add_api(
+        bundle(api_spec_path(SERVICE_SPEC)),
+        name="service",
+        swagger_ui_options=SwaggerUIOptions(swagger_ui=False, serve_spec=False),
+    )
     for api in APIS:
         spec = specs[api.name]
         base_path = spec["servers"][0]["url"]

@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import uvicorn
@@ -47,10 +47,8 @@ def run_database(settings: Settings) -> None:
         print(f"MongoDB-protocol server ready: {uri}  (Ctrl-C stops it)", flush=True)
         stopped = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-        try:
+        with suppress(KeyboardInterrupt):
             stopped.wait()
-        except KeyboardInterrupt:
-            pass
 
 
 def load_catalog(base_url: str, directory: Path | None) -> None:

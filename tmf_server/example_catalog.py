@@ -67,9 +67,7 @@ def read_example_items(directory: Path = DEFAULT_DIRECTORY) -> list[ExampleItem]
     for path in paths:
         resource = RESOURCE_BY_FILE.get(path.name)
         if resource is None:
-            raise ExampleCatalogError(
-                f"{path}: unknown file name; expected one of {sorted(RESOURCE_BY_FILE)}"
-            )
+            raise ExampleCatalogError(f"{path}: unknown file name; expected one of {sorted(RESOURCE_BY_FILE)}")
         try:
             content = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
@@ -79,9 +77,7 @@ def read_example_items(directory: Path = DEFAULT_DIRECTORY) -> list[ExampleItem]
         for index, raw in enumerate(content):
             item = _parse_item(raw, resource, f"{path.name}[{index}]")
             if item.key in seen:
-                raise ExampleCatalogError(
-                    f"{item.source}: x-key {item.key!r} already used in {seen[item.key]}"
-                )
+                raise ExampleCatalogError(f"{item.source}: x-key {item.key!r} already used in {seen[item.key]}")
             seen[item.key] = item.source
             items.append(item)
     return items
@@ -93,14 +89,10 @@ def _parse_item(raw: Any, resource: str, source: str) -> ExampleItem:
     body = dict(raw)
     key = body.pop(KEY_PROPERTY, None)
     if not isinstance(key, str) or not _KEY_RE.match(key):
-        raise ExampleCatalogError(
-            f"{source}: {KEY_PROPERTY} must be a string matching {_KEY_CHARS}, got {key!r}"
-        )
+        raise ExampleCatalogError(f"{source}: {KEY_PROPERTY} must be a string matching {_KEY_CHARS}, got {key!r}")
     server_set = [name for name in _SERVER_SET_PROPERTIES if name in body]
     if server_set:
-        raise ExampleCatalogError(
-            f"{source} ({key}): the server sets {server_set}; remove them from the file"
-        )
+        raise ExampleCatalogError(f"{source} ({key}): the server sets {server_set}; remove them from the file")
     return ExampleItem(key=key, resource=resource, body=body, source=source)
 
 
@@ -142,9 +134,7 @@ def creation_order(items: Sequence[ExampleItem]) -> list[str]:
         dependencies = placeholder_keys(item.body)
         unknown = dependencies - position.keys()
         if unknown:
-            raise ExampleCatalogError(
-                f"{item.source} ({item.key}): refers to unknown key(s) {sorted(unknown)}"
-            )
+            raise ExampleCatalogError(f"{item.source} ({item.key}): refers to unknown key(s) {sorted(unknown)}")
         sorter.add(item.key, *dependencies)
     try:
         sorter.prepare()
@@ -163,9 +153,7 @@ def resolve_placeholders(value: Any, created: Mapping[str, Mapping[str, Any]]) -
     """Copy of a JSON value with every placeholder replaced by the created resource's id or href."""
     if isinstance(value, str):
         _check_well_formed(value)
-        return _PLACEHOLDER_RE.sub(
-            lambda match: _created_field(created, match.group(1), match.group(2)), value
-        )
+        return _PLACEHOLDER_RE.sub(lambda match: _created_field(created, match.group(1), match.group(2)), value)
     if isinstance(value, Mapping):
         return {name: resolve_placeholders(child, created) for name, child in value.items()}
     if isinstance(value, list):

@@ -164,9 +164,7 @@ def test_malformed_placeholder_is_refused() -> None:
 
 
 def test_resolve_placeholders_substitutes_ids_and_hrefs() -> None:
-    created = {
-        "spec": {"id": "42", "href": "http://h/tmf-api/productCatalogManagement/v4/productSpecification/42"}
-    }
+    created = {"spec": {"id": "42", "href": "http://h/tmf-api/productCatalogManagement/v4/productSpecification/42"}}
     body = {
         "productSpecification": {"id": "{{spec}}", "href": "{{spec.href}}", "name": "keep {braces}"},
         "n": 1,
@@ -248,9 +246,7 @@ def test_item_validates_against_the_official_tmf620_create_definition(item: Exam
     spec = _load_spec()
     errors = [error.message for error in _validator(spec, item.resource).iter_errors(item.body)]
     assert not errors, errors
-    closed_errors = [
-        error.message for error in _validator(_closed(spec), item.resource).iter_errors(item.body)
-    ]
+    closed_errors = [error.message for error in _validator(_closed(spec), item.resource).iter_errors(item.body)]
     assert not closed_errors, closed_errors
 
 

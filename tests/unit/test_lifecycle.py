@@ -88,8 +88,7 @@ def test_parse_unknown_value_names_the_allowed_ones(value: str) -> None:
     assert caught.value.allowed == ("open", "closed", "checking", "locked", "broken")
     assert caught.value.value == value
     assert (
-        str(caught.value)
-        == f"{value!r} is not a door state; expected one of: open, closed, checking, locked, broken"
+        str(caught.value) == f"{value!r} is not a door state; expected one of: open, closed, checking, locked, broken"
     )
     assert isinstance(caught.value, ValueError)
 

@@ -93,9 +93,7 @@ def test_order_transition_matrix(source: str, target: str) -> None:
     if expected:
         assert lifecycle.transition(a, b) is b
     else:
-        with pytest.raises(
-            ForbiddenTransition, match=f"productOrder cannot move from '{source}' to '{target}'"
-        ):
+        with pytest.raises(ForbiddenTransition, match=f"productOrder cannot move from '{source}' to '{target}'"):
             lifecycle.transition(a, b)
 
 
@@ -106,9 +104,7 @@ def test_item_transition_matrix(source: str, target: str) -> None:
     expected = source == target or (source, target) in ITEM_MOVES
     assert lifecycle.can(a, b) is expected
     if not expected:
-        with pytest.raises(
-            ForbiddenTransition, match=f"productOrderItem cannot move from '{source}' to '{target}'"
-        ):
+        with pytest.raises(ForbiddenTransition, match=f"productOrderItem cannot move from '{source}' to '{target}'"):
             lifecycle.transition(a, b)
 
 
@@ -139,9 +135,7 @@ def test_final_order_states_have_no_way_out(final: str) -> None:
 @pytest.mark.parametrize("final", sorted(ITEM_FINAL))
 def test_final_item_states_have_no_way_out(final: str) -> None:
     state = ProductOrderItemState(final)
-    assert not any(
-        PRODUCT_ORDER_ITEM_LIFECYCLE.can(state, other) for other in ProductOrderItemState if other != state
-    )
+    assert not any(PRODUCT_ORDER_ITEM_LIFECYCLE.can(state, other) for other in ProductOrderItemState if other != state)
 
 
 def test_completed_cannot_go_back_to_in_progress_with_a_clear_message() -> None:
@@ -183,9 +177,7 @@ def test_deny_cancellation_returns_to_the_previous_state(previous: str) -> None:
     assert deny_cancellation(ProductOrderState(previous)) == previous
 
 
-@pytest.mark.parametrize(
-    "previous", ["completed", "rejected", "pendingCancellation", "assessingCancellation"]
-)
+@pytest.mark.parametrize("previous", ["completed", "rejected", "pendingCancellation", "assessingCancellation"])
 def test_deny_cancellation_refuses_a_state_that_cannot_enter_assessment(previous: str) -> None:
     with pytest.raises(ForbiddenTransition):
         deny_cancellation(ProductOrderState(previous))
@@ -214,13 +206,9 @@ ROLL_UP_CASES = [
     pytest.param([PI.REJECTED, PI.REJECTED], PO.ACKNOWLEDGED, PO.REJECTED, id="all-rejected-before-start"),
     pytest.param([PI.REJECTED], PO.IN_PROGRESS, PO.FAILED, id="all-rejected-after-start"),
     pytest.param([PI.IN_PROGRESS, PI.ACKNOWLEDGED], PO.ACKNOWLEDGED, PO.IN_PROGRESS, id="one-started"),
-    pytest.param(
-        [PI.HELD, PI.ACKNOWLEDGED], PO.ACKNOWLEDGED, PO.IN_PROGRESS, id="one-held-counts-as-started"
-    ),
+    pytest.param([PI.HELD, PI.ACKNOWLEDGED], PO.ACKNOWLEDGED, PO.IN_PROGRESS, id="one-held-counts-as-started"),
     pytest.param([PI.ACKNOWLEDGED, PI.ACKNOWLEDGED], PO.ACKNOWLEDGED, PO.ACKNOWLEDGED, id="none-started"),
-    pytest.param(
-        [PI.REJECTED, PI.ACKNOWLEDGED], PO.ACKNOWLEDGED, PO.ACKNOWLEDGED, id="rejected-is-not-started"
-    ),
+    pytest.param([PI.REJECTED, PI.ACKNOWLEDGED], PO.ACKNOWLEDGED, PO.ACKNOWLEDGED, id="rejected-is-not-started"),
     pytest.param([PI.COMPLETED, PI.IN_PROGRESS], PO.IN_PROGRESS, PO.IN_PROGRESS, id="still-running"),
     pytest.param([PI.COMPLETED, PI.HELD], PO.HELD, PO.HELD, id="held-stays-held"),
     pytest.param([PI.COMPLETED, PI.PENDING], PO.PENDING, PO.PENDING, id="pending-stays-pending"),
@@ -235,34 +223,26 @@ ROLL_UP_CASES = [
         PO.PENDING_CANCELLATION,
         id="cancellation-in-progress",
     ),
-    pytest.param(
-        [PI.COMPLETED], PO.ASSESSING_CANCELLATION, PO.ASSESSING_CANCELLATION, id="assessment-owns-state"
-    ),
+    pytest.param([PI.COMPLETED], PO.ASSESSING_CANCELLATION, PO.ASSESSING_CANCELLATION, id="assessment-owns-state"),
     pytest.param(
         [PI.CANCELLED],
         PO.ASSESSING_CANCELLATION,
         PO.ASSESSING_CANCELLATION,
         id="assessment-owns-state-even-if-cancelled",
     ),
-    pytest.param(
-        [PI.COMPLETED], PO.PENDING_CANCELLATION, PO.PENDING_CANCELLATION, id="pending-cancellation-waits"
-    ),
+    pytest.param([PI.COMPLETED], PO.PENDING_CANCELLATION, PO.PENDING_CANCELLATION, id="pending-cancellation-waits"),
 ]
 
 
 @pytest.mark.parametrize(("items", "current", "expected"), ROLL_UP_CASES)
-def test_roll_up(
-    items: list[ProductOrderItemState], current: ProductOrderState, expected: ProductOrderState
-) -> None:
+def test_roll_up(items: list[ProductOrderItemState], current: ProductOrderState, expected: ProductOrderState) -> None:
     assert roll_up_order_state(items, current) is expected
 
 
 @pytest.mark.parametrize(
     ("items", "current", "expected"),
     [
-        pytest.param(
-            [PI.COMPLETED], PO.ACKNOWLEDGED, (PO.IN_PROGRESS, PO.COMPLETED), id="through-in-progress"
-        ),
+        pytest.param([PI.COMPLETED], PO.ACKNOWLEDGED, (PO.IN_PROGRESS, PO.COMPLETED), id="through-in-progress"),
         pytest.param([PI.COMPLETED, PI.FAILED], PO.HELD, (PO.IN_PROGRESS, PO.PARTIAL), id="held-to-partial"),
         pytest.param([PI.COMPLETED], PO.IN_PROGRESS, (PO.COMPLETED,), id="direct"),
         pytest.param([PI.CANCELLED], PO.PENDING, (PO.CANCELLED,), id="pending-cancelled"),

@@ -108,9 +108,7 @@ def test_order_transition_matrix(source: str, target: str) -> None:
     if expected:
         assert lifecycle.transition(a, b) is b
     else:
-        with pytest.raises(
-            ForbiddenTransition, match=f"serviceOrder cannot move from '{source}' to '{target}'"
-        ):
+        with pytest.raises(ForbiddenTransition, match=f"serviceOrder cannot move from '{source}' to '{target}'"):
             lifecycle.transition(a, b)
 
 
@@ -121,9 +119,7 @@ def test_item_transition_matrix(source: str, target: str) -> None:
     expected = source == target or (source, target) in ITEM_MOVES
     assert lifecycle.can(a, b) is expected
     if not expected:
-        with pytest.raises(
-            ForbiddenTransition, match=f"serviceOrderItem cannot move from '{source}' to '{target}'"
-        ):
+        with pytest.raises(ForbiddenTransition, match=f"serviceOrderItem cannot move from '{source}' to '{target}'"):
             lifecycle.transition(a, b)
 
 
@@ -148,18 +144,14 @@ def test_final_states_have_no_way_out(final: str) -> None:
     order, item = ServiceOrderState(final), ServiceOrderItemState(final)
     assert SERVICE_ORDER_LIFECYCLE.next_states(order) == frozenset()
     assert not any(SERVICE_ORDER_LIFECYCLE.can(order, other) for other in ServiceOrderState if other != order)
-    assert not any(
-        SERVICE_ORDER_ITEM_LIFECYCLE.can(item, other) for other in ServiceOrderItemState if other != item
-    )
+    assert not any(SERVICE_ORDER_ITEM_LIFECYCLE.can(item, other) for other in ServiceOrderItemState if other != item)
 
 
 @pytest.mark.parametrize("final", sorted(CANCEL_FINAL))
 def test_final_cancel_states_have_no_way_out(final: str) -> None:
     state = CancelServiceOrderState(final)
     assert not any(
-        CANCEL_SERVICE_ORDER_LIFECYCLE.can(state, other)
-        for other in CancelServiceOrderState
-        if other != state
+        CANCEL_SERVICE_ORDER_LIFECYCLE.can(state, other) for other in CancelServiceOrderState if other != state
     )
 
 
@@ -226,9 +218,7 @@ ROLL_UP_CASES = [
     pytest.param([SI.REJECTED], SO.ACKNOWLEDGED, SO.REJECTED, id="all-rejected-before-start"),
     pytest.param([SI.REJECTED], SO.IN_PROGRESS, SO.FAILED, id="all-rejected-after-start"),
     pytest.param([SI.IN_PROGRESS, SI.ACKNOWLEDGED], SO.ACKNOWLEDGED, SO.IN_PROGRESS, id="one-started"),
-    pytest.param(
-        [SI.PARTIAL, SI.ACKNOWLEDGED], SO.ACKNOWLEDGED, SO.IN_PROGRESS, id="partial-counts-as-started"
-    ),
+    pytest.param([SI.PARTIAL, SI.ACKNOWLEDGED], SO.ACKNOWLEDGED, SO.IN_PROGRESS, id="partial-counts-as-started"),
     pytest.param([SI.ACKNOWLEDGED], SO.ACKNOWLEDGED, SO.ACKNOWLEDGED, id="none-started"),
     pytest.param([SI.COMPLETED, SI.IN_PROGRESS], SO.IN_PROGRESS, SO.IN_PROGRESS, id="still-running"),
     pytest.param([SI.COMPLETED, SI.HELD], SO.HELD, SO.HELD, id="held-stays-held"),
@@ -241,25 +231,19 @@ ROLL_UP_CASES = [
         SO.PENDING_CANCELLATION,
         id="cancellation-in-progress",
     ),
-    pytest.param(
-        [SI.COMPLETED], SO.ASSESSING_CANCELLATION, SO.ASSESSING_CANCELLATION, id="assessment-owns-state"
-    ),
+    pytest.param([SI.COMPLETED], SO.ASSESSING_CANCELLATION, SO.ASSESSING_CANCELLATION, id="assessment-owns-state"),
 ]
 
 
 @pytest.mark.parametrize(("items", "current", "expected"), ROLL_UP_CASES)
-def test_roll_up(
-    items: list[ServiceOrderItemState], current: ServiceOrderState, expected: ServiceOrderState
-) -> None:
+def test_roll_up(items: list[ServiceOrderItemState], current: ServiceOrderState, expected: ServiceOrderState) -> None:
     assert roll_up_order_state(items, current) is expected
 
 
 @pytest.mark.parametrize(
     ("items", "current", "expected"),
     [
-        pytest.param(
-            [SI.COMPLETED], SO.ACKNOWLEDGED, (SO.IN_PROGRESS, SO.COMPLETED), id="through-in-progress"
-        ),
+        pytest.param([SI.COMPLETED], SO.ACKNOWLEDGED, (SO.IN_PROGRESS, SO.COMPLETED), id="through-in-progress"),
         pytest.param([SI.FAILED], SO.PENDING, (SO.IN_PROGRESS, SO.FAILED), id="pending-to-failed"),
         pytest.param([SI.CANCELLED], SO.ACKNOWLEDGED, (SO.CANCELLED,), id="directly-cancelled"),
         pytest.param([SI.CANCELLED], SO.IN_PROGRESS, (SO.CANCELLED,), id="in-progress-cancelled"),

@@ -19,9 +19,7 @@ _STARTED_ITEM_STATES = frozenset({_I.IN_PROGRESS, _I.PENDING, _I.HELD, _I.COMPLE
 _CANCELLATION_STATES = frozenset({_O.ASSESSING_CANCELLATION, _O.PENDING_CANCELLATION})
 
 
-def roll_up_order_state(
-    item_states: Sequence[ProductOrderItemState], current: ProductOrderState
-) -> ProductOrderState:
+def roll_up_order_state(item_states: Sequence[ProductOrderItemState], current: ProductOrderState) -> ProductOrderState:
     """The order state the item states call for; the first rule that applies wins.
 
     1. A final order never changes. Neither does an order with no items: the caller leaves out items whose
@@ -75,10 +73,6 @@ def roll_up_steps(
         return ()
     if PRODUCT_ORDER_LIFECYCLE.can(current, target):
         return (target,)
-    if PRODUCT_ORDER_LIFECYCLE.can(current, _O.IN_PROGRESS) and PRODUCT_ORDER_LIFECYCLE.can(
-        _O.IN_PROGRESS, target
-    ):
+    if PRODUCT_ORDER_LIFECYCLE.can(current, _O.IN_PROGRESS) and PRODUCT_ORDER_LIFECYCLE.can(_O.IN_PROGRESS, target):
         return (_O.IN_PROGRESS, target)
-    raise ForbiddenTransition(
-        PRODUCT_ORDER_LIFECYCLE.name, current, target, "no path through inProgress either"
-    )
+    raise ForbiddenTransition(PRODUCT_ORDER_LIFECYCLE.name, current, target, "no path through inProgress either")

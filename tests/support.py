@@ -1,0 +1,54 @@
+"""Test helpers: an in-process server on a loopback port and waiting on conditions with deadlines."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import requests
+import uvicorn
+
+from tmf_common.embedded_db import free_loopback_port
+
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T], timeout: float = 10.0, interval: float = 0.02, what: str = "condition") -> T:
+    """Poll condition until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = condition()
+        except (requests.ConnectionError, OSError) as error:
+            last = error
+        if last and not isinstance(last, Exception):
+            return last  # type: ignore[no-any-return]
+        time.sleep(interval)
+    raise AssertionError(f"Timed out after {timeout}s waiting for {what}; last result: {last!r}")
+
+
+class ServerThread:
+    """uvicorn serving an ASGI app in a background thread, with its lifespan, on a free loopback port."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_loopback_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        wait_for(lambda: self.server.started, timeout=30, what="the test server to start")
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
