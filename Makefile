@@ -16,7 +16,7 @@ setup: $(STAMP) db
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --config-settings editable_mode=compat -e '.[dev]'
 	touch $(STAMP)
 
 # Builds FerretDB once into .cache/ unless a mongod is on PATH or TMF_MONGODB_URI points elsewhere.

@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from tmf_common.cancellation import CancellationFlow
 from tmf_common.http import (
     created_response,
     current_request,
@@ -14,6 +15,7 @@ from tmf_common.http import (
     resource_response,
     services,
 )
+from tmf_common.idempotency import create_idempotent
 from tmf_common.resource_service import ResourceService
 
 
@@ -46,3 +48,16 @@ def patch_resource(service: ResourceService, resource_id: str, body: Any) -> Res
 def delete_resource(service: ResourceService, resource_id: str) -> Response:
     service.delete(resource_id, _context())
     return no_content()
+
+
+def create_idempotent_resource(service: ResourceService, body: dict[str, Any]) -> Response:
+    result = create_idempotent(service, body, _context())
+    response = created_response(result.resource.body, result.resource.revision)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def run_task(flow: CancellationFlow, body: dict[str, Any]) -> Response:
+    stored = flow.create(body, _context())
+    return created_response(stored.body, stored.revision)

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from tmf_common.errors import TmfError, body_for, error_body
 from tmf_common.jsoncodec import check_depth, dumps
+from tmf_common.lifecycle import AttributeNotPatchable, ForbiddenTransition, LifecycleError, UnknownState
 
 JSON_MEDIA_TYPE = "application/json;charset=utf-8"
 log = logging.getLogger("tmf.http")
@@ -95,6 +96,15 @@ def render_tmf_error(_request: ConnexionRequest, error: Exception) -> ConnexionR
     return _error_response(body_for(error), error.status)
 
 
+def render_lifecycle_error(_request: ConnexionRequest, error: Exception) -> ConnexionResponse:
+    if isinstance(error, UnknownState):
+        return _error_response(error_body(400, str(error), code="UNKNOWN_STATE"), 400)
+    if isinstance(error, AttributeNotPatchable) and error.read_only:
+        return _error_response(error_body(400, str(error), code="READ_ONLY_ATTRIBUTE"), 400)
+    code = "FORBIDDEN_TRANSITION" if isinstance(error, ForbiddenTransition) else "NOT_PATCHABLE_NOW"
+    return _error_response(error_body(409, str(error), code=code), 409)
+
+
 def render_problem(_request: ConnexionRequest, error: Exception) -> ConnexionResponse:
     assert isinstance(error, ProblemException)
     status = int(error.status or 500)
@@ -133,6 +143,7 @@ def render_unexpected(req: ConnexionRequest, error: Exception) -> ConnexionRespo
 
 def install_error_handlers(app: Any) -> None:
     app.add_error_handler(TmfError, render_tmf_error)
+    app.add_error_handler(LifecycleError, render_lifecycle_error)
     app.add_error_handler(ProblemException, render_problem)
     app.add_error_handler(HTTPException, render_http_exception)
     app.add_error_handler(Exception, render_unexpected)

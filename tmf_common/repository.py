@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
@@ -83,7 +82,8 @@ class ResourceRepository:
         return None if document is None else _to_resource(document)
 
     def get_with_internal(self, resource_id: str) -> StoredResource | None:
-        document = self.collection.find_one({"_id": resource_id, **_LIVE})
+        """The resource with its bookkeeping fields (but not its pending events)."""
+        document = self.collection.find_one({"_id": resource_id, **_LIVE}, {PENDING_EVENTS: 0})
         return None if document is None else _to_resource(document)
 
     def find_one(self, filter_: dict[str, Any]) -> StoredResource | None:
@@ -120,13 +120,16 @@ class ResourceRepository:
         }
         if unset:
             update["$unset"] = unset
-        updated = self.collection.find_one_and_update(
-            {"_id": before.body["id"], REVISION: before.revision, **_LIVE},
-            update,
-            projection={PENDING_EVENTS: 0},
-            return_document=ReturnDocument.AFTER,
+        # update_one rather than find_one_and_update: FerretDB 1.24 has no projection on findAndModify, and the
+        # written state is known here anyway.
+        result = self.collection.update_one({"_id": before.body["id"], REVISION: before.revision, **_LIVE}, update)
+        if result.modified_count != 1:
+            return None
+        return StoredResource(
+            body=from_storage({"id": before.body["id"], **document}),
+            revision=before.revision + 1,
+            internal={**before.internal, **(internal or {})},
         )
-        return None if updated is None else _to_resource(updated)
 
     def tombstone_if_revision(self, resource_id: str, revision: int, events: Sequence[RecordedEvent], at: str) -> bool:
         """Mark deleted, keeping the document until its pending events have been relayed."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -18,6 +18,11 @@ from tmf_common.schemas import SchemaValidators
 from tmf_common.settings import Settings
 
 MAX_WRITE_ATTEMPTS = 20
+
+Change = Callable[[StoredResource, str], "dict[str, Any] | None"]
+"""(current resource, now) -> the new body, or None to leave it as it is."""
+InternalChange = Callable[[StoredResource, "dict[str, Any]"], "dict[str, Any] | None"]
+"""(current resource, new body) -> bookkeeping fields (`_`-prefixed) to set in the same write."""
 
 
 @dataclass(frozen=True)
@@ -115,15 +120,22 @@ class ResourceService:
         self.settings = settings
         self.policy: ResourcePolicy = policy or PlainPolicy()
 
-    def create(self, body: dict[str, Any], context: RequestContext) -> StoredResource:
+    def create(
+        self,
+        body: dict[str, Any],
+        context: RequestContext,
+        resource_id: str | None = None,
+        internal: dict[str, Any] | None = None,
+    ) -> StoredResource:
+        """Store a new resource; resource_id is given only when it must be deterministic (idempotent create)."""
         refuse_read_only(body, self.type.read_only, "create")
         now = utc_now()
-        resource_id = str(uuid.uuid4())
+        resource_id = resource_id or str(uuid.uuid4())
         prepared = self.policy.prepare_create(dict(body), now)
         prepared.setdefault("@type", self.type.type_name)
         resource = {"id": resource_id, "href": self.type.href(context.base_url, resource_id), **prepared}
         event = new_event(f"{self.type.type_name}CreateEvent", self.type.key, resource, now)
-        return self.repository.insert(resource, [event], now)
+        return self.repository.insert(resource, [event], now, internal)
 
     def retrieve(self, resource_id: str, fields: str | None = None) -> StoredResource:
         found = self.repository.get(resource_id, parse_fields(fields))
@@ -150,30 +162,47 @@ class ResourceService:
         )
         return self.repository.list(query)
 
+    def update(
+        self, resource_id: str, change: Change, if_match: str | None = None, internal: InternalChange | None = None
+    ) -> StoredResource:
+        """Apply change to the current body and write it if nobody wrote meanwhile; a lost race re-reads and retries.
+
+        change returns the new body (None: nothing to write). With if_match, a lost race is 412 instead of a retry.
+        """
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            before = self.repository.get_with_internal(resource_id)
+            if before is None:
+                raise NotFound(f"No {self.type.key} with id '{resource_id}'")
+            if not if_match_accepts(if_match, before.revision):
+                raise PreconditionFailed(
+                    f"{self.type.key} '{resource_id}' is at ETag \"{before.revision}\", not {if_match}"
+                )
+            now = utc_now()
+            after = change(before, now)
+            if after is None or after == before.body:
+                return before
+            events = events_for_change(self.type, before.body, after, now)
+            extra = internal(before, after) if internal is not None else None
+            updated = self.repository.replace_if_revision(before, after, events, extra)
+            if updated is not None:
+                return updated
+            if if_match is not None:
+                raise PreconditionFailed(f"{self.type.key} '{resource_id}' changed while this update was applied")
+        raise Conflict(f"{self.type.key} '{resource_id}' is being changed concurrently; retry the request")
+
     def patch(self, resource_id: str, patch: Any, context: RequestContext) -> StoredResource:
         kind = patch_kind(context.content_type)
-        for _ in range(MAX_WRITE_ATTEMPTS):
-            before = self.retrieve(resource_id)
-            if not if_match_accepts(context.if_match, before.revision):
-                raise PreconditionFailed(
-                    f"{self.type.key} '{resource_id}' is at ETag \"{before.revision}\", not {context.if_match}"
-                )
+
+        def apply(before: StoredResource, now: str) -> dict[str, Any]:
             after = apply_patch(before.body, patch, kind)
             for attribute in sorted(self.type.read_only):
                 if after.get(attribute) != before.body.get(attribute):
                     raise BadRequest(f"'{attribute}' is read-only and cannot be patched", code="READ_ONLY_ATTRIBUTE")
-            now = utc_now()
             after = self.policy.prepare_update(before.body, after, now)
             self.validators.check(self.type.type_name, after, self.type.key)
-            events = events_for_change(self.type, before.body, after, now)
-            if not events and not top_level_changes(before.body, after):
-                return before
-            updated = self.repository.replace_if_revision(before, after, events)
-            if updated is not None:
-                return updated
-            if context.if_match is not None:
-                raise PreconditionFailed(f"{self.type.key} '{resource_id}' changed while this update was applied")
-        raise Conflict(f"{self.type.key} '{resource_id}' is being changed concurrently; retry the request")
+            return after
+
+        return self.update(resource_id, apply, context.if_match)
 
     def delete(self, resource_id: str, context: RequestContext) -> None:
         for _ in range(MAX_WRITE_ATTEMPTS):

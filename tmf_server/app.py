@@ -16,9 +16,14 @@ from pymongo.database import Database
 
 from tmf620_catalog import repository as catalog_repository
 from tmf620_catalog.service import CatalogService
+from tmf622_product_ordering import repository as ordering_repository
+from tmf622_product_ordering.service import product_ordering_service
+from tmf641_service_ordering import repository as service_repository
+from tmf641_service_ordering.service import service_ordering_service
 from tmf_common.http import BodyLimitMiddleware, install_error_handlers, json_response
 from tmf_common.mongo import connect, ensure_indexes
 from tmf_common.openapi_bundle import api_spec_path, bundle
+from tmf_common.ordering_service import OrderingService
 from tmf_common.schemas import SchemaValidators
 from tmf_common.settings import Settings
 
@@ -31,7 +36,11 @@ class ApiModule:
     name: str
 
 
-APIS = (ApiModule("tmf620-product-catalog.yaml", "tmf620"),)
+APIS = (
+    ApiModule("tmf620-product-catalog.yaml", "tmf620"),
+    ApiModule("tmf622-product-ordering.yaml", "tmf622"),
+    ApiModule("tmf641-service-ordering.yaml", "tmf641"),
+)
 SERVICE_SPEC = "service.yaml"
 
 
@@ -43,16 +52,20 @@ class Services:
     client: MongoClient
     database: Database
     catalog: CatalogService
+    product_ordering: OrderingService
+    service_ordering: OrderingService
 
 
 def build_services(settings: Settings, client: MongoClient, specs: dict[str, dict[str, Any]]) -> Services:
     database = client[settings.database_name]
-    ensure_indexes(database, catalog_repository.INDEXES)
+    ensure_indexes(database, [*catalog_repository.INDEXES, *ordering_repository.INDEXES, *service_repository.INDEXES])
     return Services(
         settings=settings,
         client=client,
         database=database,
         catalog=CatalogService(database, SchemaValidators(specs["tmf620"]), settings),
+        product_ordering=product_ordering_service(database, SchemaValidators(specs["tmf622"]), settings),
+        service_ordering=service_ordering_service(database, SchemaValidators(specs["tmf641"]), settings),
     )
 
 
