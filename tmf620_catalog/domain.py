@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tmf_common.errors import Conflict
+from tmf_common.errors import BadRequest, Conflict
 from tmf_common.resource_service import ResourceType
 
 BASE_PATH = "/tmf-api/productCatalogManagement/v4"
@@ -63,8 +63,12 @@ class CatalogPolicy:
         return body
 
     def prepare_update(self, before: dict[str, Any], after: dict[str, Any], now: str) -> dict[str, Any]:
+        if "name" in before and "name" not in after:
+            raise BadRequest("'name' is mandatory and cannot be removed")
         after.setdefault("lifecycleStatus", before.get("lifecycleStatus", DEFAULT_LIFECYCLE_STATUS))
-        after["lastUpdate"] = now
+        # A patch that changes nothing keeps lastUpdate, so the service sees no change and the ETag stays.
+        unchanged = "lastUpdate" in before and {**after, "lastUpdate": before["lastUpdate"]} == before
+        after["lastUpdate"] = before["lastUpdate"] if unchanged else now
         return after
 
     def check_delete(self, current: dict[str, Any]) -> None:

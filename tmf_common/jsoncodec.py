@@ -42,8 +42,8 @@ def check_depth(raw: bytes, max_depth: int) -> None:
 
 
 def _encode_key(key: str) -> str:
-    if "%" in key or "." in key or key.startswith(("$", "_")):
-        key = key.replace("%", "%25").replace(".", "%2E")
+    if "%" in key or "." in key or "\x00" in key or key.startswith(("$", "_")):
+        key = key.replace("%", "%25").replace(".", "%2E").replace("\x00", "%00")
         if key.startswith("$"):
             key = "%24" + key[1:]
         elif key.startswith("_"):
@@ -51,8 +51,9 @@ def _encode_key(key: str) -> str:
     return key
 
 
-_ESCAPED = re.compile(r"%(25|2E|24|5F)")
-_UNESCAPED = {"25": "%", "2E": ".", "24": "$", "5F": "_"}
+_ESCAPED = re.compile(r"%(25|2E|24|5F|00)")
+_UNESCAPED = {"25": "%", "2E": ".", "24": "$", "5F": "_", "00": "\x00"}
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _decode_key(key: str) -> str:
@@ -69,6 +70,8 @@ def to_storage(value: Any) -> Any:
         return [{NESTED_ARRAY_KEY: to_storage(item)} if isinstance(item, list) else to_storage(item) for item in value]
     if isinstance(value, str) and len(value) >= 16 and value[4:5] == "-":
         return canonical_date_time(value) or value
+    if isinstance(value, int) and not isinstance(value, bool) and not _INT64_MIN <= value <= _INT64_MAX:
+        raise BadRequest(f"The integer {value} is outside the 64-bit range this service stores; send it as a string")
     return value
 
 

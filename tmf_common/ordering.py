@@ -37,10 +37,29 @@ class OrderShape:
         return {str(item.get("id")): item for _, item in self.walk(order)}
 
 
+def _check_item_types(container: dict[str, Any], shape: OrderShape, path: str) -> None:
+    """Items and their relationships are arrays of objects, so walking them cannot fail (a PATCH is not validated
+    against the schema before the order rules run)."""
+    items = container.get(shape.item_key)
+    if items is None:
+        return
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise BadRequest(f"{path}{shape.item_key} must be an array of objects")
+    for index, item in enumerate(items):
+        item_path = f"{path}{shape.item_key}[{index}]"
+        relationships = item.get(shape.relationship_key)
+        if relationships is not None and (
+            not isinstance(relationships, list) or not all(isinstance(link, dict) for link in relationships)
+        ):
+            raise BadRequest(f"{item_path}.{shape.relationship_key} must be an array of objects")
+        _check_item_types(item, shape, f"{item_path}.")
+
+
 def check_item_structure(order: dict[str, Any], shape: OrderShape) -> None:
     """Item ids are unique in the order and every relationship points at an item of the order."""
     if not order.get(shape.item_key):
         raise BadRequest(f"A {shape.resource_key} needs at least one {shape.item_key}")
+    _check_item_types(order, shape, "")
     seen: dict[str, str] = {}
     for path, item in shape.walk(order):
         item_id = str(item.get("id"))
@@ -164,14 +183,9 @@ class OrderPolicy:
         rules = self.rules
         lifecycle = rules.order_lifecycle
         old_state = lifecycle.parse(str(before.get("state")))
-        rules.patch_policy.check(old_state, top_level_changes(before, after))
-        item_changes = check_item_changes(before, after, rules.shape, rules.item_lifecycle)
-        if old_state != "acknowledged" and self._fixed_item_content(before) != self._fixed_item_content(after):
-            raise Conflict(
-                f"{rules.shape.item_key} content can change only while the {rules.shape.resource_key} is "
-                f"acknowledged (it is '{old_state}'); only {sorted(rules.item_progress_attributes)} may still change",
-                code="NOT_PATCHABLE_NOW",
-            )
+        # The patched order obeys the same structure rules as a new one: no duplicate item ids slipped in as
+        # nested items, no relationship to an item the order does not have.
+        check_item_structure(after, rules.shape)
         explicit = after.get("state") != before.get("state")
         new_state = old_state
         if explicit:
@@ -189,6 +203,15 @@ class OrderPolicy:
                 lifecycle.transition(old_state, new_state)
             except ForbiddenTransition as error:
                 raise lifecycle_conflict(error, f"{rules.shape.resource_key} '{before.get('id')}'") from error
+        # After the move itself is checked, so that a forbidden move out of a final state names both states.
+        rules.patch_policy.check(old_state, top_level_changes(before, after))
+        item_changes = check_item_changes(before, after, rules.shape, rules.item_lifecycle)
+        if old_state != "acknowledged" and self._fixed_item_content(before) != self._fixed_item_content(after):
+            raise Conflict(
+                f"{rules.shape.item_key} content can change only while the {rules.shape.resource_key} is "
+                f"acknowledged (it is '{old_state}'); only {sorted(rules.item_progress_attributes)} may still change",
+                code="NOT_PATCHABLE_NOW",
+            )
         states = self._rolled_up_item_states(after)
         if explicit and new_state in OUTCOME_STATES:
             derived = rules.roll_up_state(states, lifecycle.parse("inProgress"))

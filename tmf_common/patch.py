@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 import jsonpatch
+import orjson
 
 from tmf_common.errors import BadRequest, UnsupportedMediaType
 
@@ -66,7 +67,11 @@ def apply_patch(document: dict[str, Any], patch: Any, kind: PatchKind) -> dict[s
 def top_level_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """First-level attributes whose value differs: the fieldPath of attribute-change events."""
     names = set(before) | set(after)
-    return sorted(name for name in names if before.get(name, _MISSING) != after.get(name, _MISSING))
+    return sorted(name for name in names if _canonical(before, name) != _canonical(after, name))
 
 
-_MISSING = object()
+def _canonical(document: dict[str, Any], name: str) -> bytes | None:
+    # Serialised comparison: Python's == would call 1 and true (or 0 and false) the same value.
+    if name not in document:
+        return None
+    return orjson.dumps(document[name], option=orjson.OPT_SORT_KEYS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -95,6 +96,25 @@ def parse_sort(sort: str | None) -> tuple[tuple[str, int], ...]:
     return tuple(keys)
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
+def _typed_number(value: str) -> int | float | None:
+    """The number a filter value spells, when the database can hold it exactly."""
+    if not _NUMBER.match(value):
+        return None
+    if "." not in value and "e" not in value.lower():
+        whole = int(value)
+        return whole if whole in _INT64 else None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _split_alternatives(raw_value: str) -> list[str]:
+    """Comma-separated alternatives; commas inside double quotes belong to the value."""
+    return [match.group() for match in re.finditer(r'"[^"]*"|[^,]+', raw_value)] or [""]
+
+
 def _strip_quotes(value: str) -> tuple[str, bool]:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         return value[1:-1], True
@@ -110,23 +130,31 @@ def _day_range(text: str) -> tuple[str, str] | None:
     return format_instant(start), format_instant(start + timedelta(days=1))
 
 
-def _equality(path: str, raw_value: str) -> dict[str, Any]:
+def _candidates(raw_value: str) -> tuple[str, list[Any]]:
+    """The stored values a filter value may match: the string, and its number, boolean or canonical instant."""
     value, quoted = _strip_quotes(raw_value)
     candidates: list[Any] = [value]
-    if not quoted:
-        if _NUMBER.match(value):
-            number = float(value)
-            candidates.append(int(number) if number.is_integer() and "." not in value else number)
-        elif value in ("true", "false"):
-            candidates.append(value == "true")
-        instant = canonical_filter_instant(value)
-        if instant is not None and instant != value:
-            candidates.append(instant)
-        if _BARE_DATE.match(value):
-            day = _day_range(value)
-            if day is not None:
-                # A bare date matches the value itself and every instant of that UTC day.
-                return {"$or": [{path: {"$in": candidates}}, {path: {"$gte": day[0], "$lt": day[1]}}]}
+    if quoted:
+        return value, candidates
+    number = _typed_number(value)
+    if number is not None:
+        candidates.append(number)
+    elif value in ("true", "false"):
+        candidates.append(value == "true")
+    instant = canonical_filter_instant(value)
+    if instant is not None and instant != value:
+        candidates.append(instant)
+    return value, candidates
+
+
+def _equality(path: str, raw_value: str) -> dict[str, Any]:
+    value, candidates = _candidates(raw_value)
+    if _BARE_DATE.match(value) and raw_value == value:
+        day = _day_range(value)
+        if day is not None:
+            # A bare date matches itself and every instant of that UTC day: everything from the date up to,
+            # not including, the next day's bare date (canonical instants sort between the two).
+            return {path: {"$gte": value, "$lt": day[1][:10]}}
     return {path: candidates[0] if len(candidates) == 1 else {"$in": candidates}}
 
 
@@ -139,9 +167,8 @@ def _comparison(path: str, operator: str, raw_value: str) -> dict[str, Any]:
     instant = canonical_filter_instant(value)
     if instant is not None:
         return {path: {operator: instant}}
-    if _NUMBER.match(value):
-        number = float(value)
-        typed: Any = int(number) if number.is_integer() and "." not in value else number
+    typed = _typed_number(value)
+    if typed is not None:
         # Numbers stored as numbers compare numerically; numbers stored as strings (TMF `priority`) as strings.
         return {"$or": [{path: {operator: typed}}, {path: {operator: value}}]}
     return {path: {operator: value}}
@@ -160,8 +187,13 @@ def _regex(path: str, raw_value: str) -> dict[str, Any]:
     return {path: {"$regex": pattern}}
 
 
+_ENCODED_COMMA = re.compile("%2C", re.IGNORECASE)
+_COMMA_PLACEHOLDER = "\x00"
+
+
 def _clause(term: str) -> dict[str, Any]:
-    decoded = unquote(term)
+    # An encoded comma is part of a value, not an OR separator: keep it apart until the value is split.
+    decoded = unquote(_ENCODED_COMMA.sub(_COMMA_PLACEHOLDER, term))
     match = _TERM.match(decoded)
     if match is None:
         raise BadRequest(f"Invalid filter '{decoded}': expected attribute, operator and value")
@@ -177,21 +209,15 @@ def _clause(term: str) -> dict[str, Any]:
         attribute, operator = head, _SUFFIX_OPERATORS[suffix]
     path = storage_path(_check_attribute(attribute, "filter"))
     if operator == "$eq":
-        alternatives = [_equality(path, part) for part in value.split(",")]
+        parts = _split_alternatives(value)
+        alternatives = [_equality(path, part.replace(_COMMA_PLACEHOLDER, ",")) for part in parts]
         return alternatives[0] if len(alternatives) == 1 else {"$or": alternatives}
+    value = value.replace(_COMMA_PLACEHOLDER, ",")
     if operator == "$regex":
         return _regex(path, value)
     if operator == "$ne":
-        return {"$and": [{path: {"$ne": candidate}} for candidate in _equality_values(value)]}
+        return {path: {"$nin": _candidates(value)[1]}}
     return _comparison(path, operator, value)
-
-
-def _equality_values(raw_value: str) -> list[Any]:
-    value, quoted = _strip_quotes(raw_value)
-    if not quoted and _NUMBER.match(value):
-        number = float(value)
-        return [value, int(number) if number.is_integer() and "." not in value else number]
-    return [value]
 
 
 def parse_filter(raw_query: str) -> dict[str, Any]:

@@ -347,7 +347,9 @@ def test_id_comparison_and_regex_use_the_document_key():
 
 def test_nested_attributes_use_dotted_paths():
     filter_ = parse_filter("validFor.startDateTime.gte=2026-01-01&productSpecification.id=ps-1")
-    assert matches(filter_, {"validFor": {"startDateTime": "2026-01-01T00:00:00.000Z"}, "productSpecification": {"id": "ps-1"}})
+    assert matches(
+        filter_, {"validFor": {"startDateTime": "2026-01-01T00:00:00.000Z"}, "productSpecification": {"id": "ps-1"}}
+    )
     assert not matches(
         filter_, {"validFor": {"startDateTime": "2025-12-31T23:59:59.999Z"}, "productSpecification": {"id": "ps-1"}}
     )

@@ -1,0 +1,1 @@
+"""Benchmarks: the service against a bare baseline measured in the same run."""

@@ -1,0 +1,277 @@
+"""TMF622 productOrder under concurrent writers (real threads, real HTTP, real database): no lost update, no state the
+lifecycle forbids, an order state that always matches the roll-up of its items."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+
+from tests.api.test_product_ordering import (
+    BASE_PATH,
+    JSON_PATCH,
+    MERGE_PATCH,
+    TIMEOUT,
+    assert_conforms,
+    create_order,
+    event_types,
+    get_order,
+    item_state_patch,
+    item_states,
+    patch_order,
+    state_path,
+    stored_events,
+    stored_order,
+)
+from tests.payloads import BUNDLE_ITEM_ID, SIM_ITEM_IDS, family_plan_order
+from tmf622_product_ordering.domain.rollup import roll_up_order_state
+from tmf622_product_ordering.domain.states import (
+    PRODUCT_ORDER_LIFECYCLE,
+    ProductOrderItemState,
+    ProductOrderState,
+)
+
+THREADS = 8
+ALL_ITEMS = (BUNDLE_ITEM_ID, *SIM_ITEM_IDS)
+
+
+@pytest.fixture
+def product_ordering_url(server, database) -> str:  # type: ignore[no-untyped-def]
+    return server.url + BASE_PATH
+
+
+def run_together(work: list[Callable[[requests.Session], Any]]) -> list[Any]:
+    """Run each callable in its own thread with its own connection, released together by a barrier."""
+    barrier = threading.Barrier(len(work))
+    results: list[Any] = [None] * len(work)
+    failures: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            with requests.Session() as session:
+                barrier.wait(timeout=TIMEOUT)
+                results[index] = work[index](session)
+        except BaseException as error:  # noqa: BLE001 - reported to the test thread below
+            failures.append(error)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(work))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a worker thread did not finish"
+    assert not failures, failures
+    return results
+
+
+def assert_valid_path(states: list[str]) -> None:
+    for before, after in zip(states, states[1:], strict=False):
+        assert PRODUCT_ORDER_LIFECYCLE.can(ProductOrderState(before), ProductOrderState(after)), states
+
+
+def rolled_up(order: dict[str, Any]) -> str:
+    """The state the order's items call for, computed by the domain's own roll-up from the order's start."""
+    states = [ProductOrderItemState(state) for state in item_states(order).values()]
+    return str(roll_up_order_state(states, ProductOrderState.IN_PROGRESS))
+
+
+def test_concurrent_note_appends_lose_nothing(product_ordering_url, http, database):
+    order = create_order(http, product_ordering_url, family_plan_order(note=[]))
+    notes = [{"id": f"n{index}", "author": f"agent-{index}", "text": f"Call {index} logged"} for index in range(THREADS)]
+
+    def append(note: dict[str, Any]) -> Callable[[requests.Session], requests.Response]:
+        operation = [{"op": "add", "path": "/note/-", "value": note}]
+        return lambda session: patch_order(session, product_ordering_url, order["id"], operation, JSON_PATCH)
+
+    responses = run_together([append(note) for note in notes])
+
+    assert [response.status_code for response in responses] == [200] * THREADS, [r.text for r in responses]
+    final = get_order(http, product_ordering_url, order["id"])
+    assert sorted(final["note"], key=lambda note: note["id"]) == notes
+    document = stored_order(database, order["id"])
+    assert document["_rev"] == 1 + THREADS
+    etag = http.get(f"{product_ordering_url}/productOrder/{order['id']}", timeout=TIMEOUT).headers["ETag"]
+    assert etag.strip('W/"') == str(1 + THREADS)
+    assert sorted(response.headers["ETag"] for response in responses) == sorted(
+        f'"{revision}"' for revision in range(2, 2 + THREADS)
+    )
+    changes = [event for event in document["_events"] if event["eventType"] == "ProductOrderAttributeValueChangeEvent"]
+    assert len(changes) == THREADS
+    assert {event["fieldPath"] for event in changes} == {"note"}
+    assert sorted(len(event["resource"]["note"]) for event in changes) == list(range(1, THREADS + 1))
+    assert final["state"] == "acknowledged"
+
+
+def test_concurrent_merge_patches_of_different_attributes_lose_nothing(product_ordering_url, http, database):
+    order = create_order(http, product_ordering_url)
+    changes = [
+        {"description": "changed by 0"},
+        {"priority": "0"},
+        {"category": "business"},
+        {"notificationContact": "doe@example.org"},
+        {"externalId": "PORTAL-2030-999"},
+        {"requestedStartDate": "2030-04-01T08:00:00.000Z"},
+        {"requestedCompletionDate": "2030-04-09T08:00:00.000Z"},
+        {"billingAccount": {"id": "ba-new", "@referredType": "BillingAccount"}},
+    ]
+
+    def apply(change: dict[str, Any]) -> Callable[[requests.Session], requests.Response]:
+        return lambda session: patch_order(session, product_ordering_url, order["id"], change, MERGE_PATCH)
+
+    responses = run_together([apply(change) for change in changes])
+
+    assert [response.status_code for response in responses] == [200] * THREADS, [r.text for r in responses]
+    final = get_order(http, product_ordering_url, order["id"])
+    for change in changes:
+        for attribute, value in change.items():
+            assert final[attribute] == value, attribute
+    assert stored_order(database, order["id"])["_rev"] == 1 + THREADS
+
+
+def test_concurrent_patches_with_the_same_if_match_let_exactly_one_win(product_ordering_url, http, database):
+    order = create_order(http, product_ordering_url)
+
+    def apply(index: int) -> Callable[[requests.Session], requests.Response]:
+        change = {"description": f"writer {index}"}
+        return lambda session: patch_order(
+            session, product_ordering_url, order["id"], change, MERGE_PATCH, **{"If-Match": '"1"'}
+        )
+
+    responses = run_together([apply(index) for index in range(THREADS)])
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] + [412] * (THREADS - 1), [r.text for r in responses]
+    (winner,) = (response for response in responses if response.status_code == 200)
+    for loser in (response for response in responses if response.status_code == 412):
+        assert loser.json()["@type"] == "Error"
+    final = get_order(http, product_ordering_url, order["id"])
+    assert final["description"] == winner.json()["description"]
+    assert stored_order(database, order["id"])["_rev"] == 2
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        dict.fromkeys(ALL_ITEMS, "completed"),
+        {**dict.fromkeys(ALL_ITEMS, "completed"), SIM_ITEM_IDS[1]: "failed"},
+        dict.fromkeys(ALL_ITEMS, "failed"),
+    ],
+    ids=["completed", "partial", "failed"],
+)
+def test_items_progressing_concurrently_roll_up_consistently(product_ordering_url, http, database, outcome):
+    """Two fulfilment workers per item (start, then finish) all at once: every write sees a consistent order."""
+    order = create_order(http, product_ordering_url)
+    seen: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def progress(item_id: str) -> Callable[[requests.Session], list[int]]:
+        def run(session: requests.Session) -> list[int]:
+            statuses = []
+            for state in ("inProgress", outcome[item_id]):
+                response = patch_order(
+                    session, product_ordering_url, order["id"], item_state_patch(order, {item_id: state}), JSON_PATCH
+                )
+                statuses.append(response.status_code)
+                if response.status_code == 200:
+                    with lock:
+                        seen.append(response.json())
+            return statuses
+
+        return run
+
+    def note(index: int) -> Callable[[requests.Session], int]:
+        def run(session: requests.Session) -> int:
+            operation = [{"op": "add", "path": "/note/-", "value": {"text": f"progress note {index}"}}]
+            return patch_order(session, product_ordering_url, order["id"], operation, JSON_PATCH).status_code
+
+        return run
+
+    work: list[Callable[[requests.Session], Any]] = [progress(item_id) for item_id in ALL_ITEMS]
+    work += [note(index) for index in range(THREADS - len(work))]
+    results = run_together(work)
+
+    assert results[: len(ALL_ITEMS)] == [[200, 200]] * len(ALL_ITEMS), results
+    final = get_order(http, product_ordering_url, order["id"])
+    assert item_states(final) == outcome
+    expected = rolled_up(final)
+    assert final["state"] == expected
+    assert "completionDate" in final
+    for body in seen:
+        assert body["state"] in ("inProgress", rolled_up(body)), body["state"]
+        if set(item_states(body).values()) <= {"completed", "failed"}:
+            assert body["state"] == rolled_up(body)
+    document = stored_order(database, order["id"])
+    path = state_path(document["_events"])
+    assert path == ["acknowledged", "inProgress", expected]
+    assert_valid_path(path)
+    # Notes written after the order became final are allowed; the others are too. None may be lost.
+    assert len(final["note"]) == 1 + sum(1 for status in results[len(ALL_ITEMS) :] if status == 200)
+    for event in document["_events"]:
+        assert event["resource"]["state"] == rolled_up(event["resource"]) or event["resource"]["state"] in (
+            "acknowledged",
+            "inProgress",
+        )
+        assert_conforms("ProductOrder", event["resource"])
+
+
+def test_cancellation_racing_an_item_start_ends_in_one_consistent_outcome(product_ordering_url, http, database):
+    """Customer cancels while fulfilment starts an item: either the cancellation wins (order and items cancelled,
+    the item update refused) or fulfilment wins (cancellation refused, order in progress): never a mix."""
+    outcomes = []
+    for _ in range(6):
+        order = create_order(http, product_ordering_url)
+
+        def cancel(session: requests.Session, order_id: str = order["id"]) -> requests.Response:
+            return session.post(
+                f"{product_ordering_url}/cancelProductOrder", json={"productOrder": {"id": order_id}}, timeout=TIMEOUT
+            )
+
+        def start(session: requests.Session, current: dict[str, Any] = order) -> requests.Response:
+            operation = item_state_patch(current, {SIM_ITEM_IDS[0]: "inProgress"})
+            return patch_order(session, product_ordering_url, current["id"], operation, JSON_PATCH)
+
+        cancelled, started = run_together([cancel, start])
+
+        assert cancelled.status_code == 201, cancelled.text
+        task = cancelled.json()
+        assert_conforms("CancelProductOrder", task)
+        final = get_order(http, product_ordering_url, order["id"])
+        if task["state"] == "done":
+            assert started.status_code == 409, started.text
+            assert final["state"] == "cancelled"
+            assert set(item_states(final).values()) == {"cancelled"}
+            assert "effectiveCancellationDate" in task
+        else:
+            assert task["state"] == "terminatedWithError", task
+            assert started.status_code == 200, started.text
+            assert final["state"] == "inProgress"
+            assert item_states(final)[SIM_ITEM_IDS[0]] == "inProgress"
+            assert task["errorMessage"][0]["message"]
+        path = state_path(stored_events(database, order["id"]))
+        assert_valid_path(path)
+        assert stored_order(database, order["id"]).get("_cancellation") is None or final["state"] == "cancelled"
+        outcomes.append(task["state"])
+    assert set(outcomes) <= {"done", "terminatedWithError"}
+
+
+def test_concurrent_cancellations_of_one_order_cancel_it_once(product_ordering_url, http, database):
+    order = create_order(http, product_ordering_url)
+
+    def cancel(session: requests.Session) -> requests.Response:
+        return session.post(
+            f"{product_ordering_url}/cancelProductOrder", json={"productOrder": {"id": order["id"]}}, timeout=TIMEOUT
+        )
+
+    responses = run_together([cancel] * 4)
+
+    assert [response.status_code for response in responses] == [201] * 4, [r.text for r in responses]
+    states = sorted(response.json()["state"] for response in responses)
+    assert states == ["done"] + ["terminatedWithError"] * 3, states
+    final = get_order(http, product_ordering_url, order["id"])
+    assert final["state"] == "cancelled"
+    events = stored_events(database, order["id"])
+    assert state_path(events) == ["acknowledged", "assessingCancellation", "pendingCancellation", "cancelled"]
+    assert event_types(events).count("ProductOrderStateChangeEvent") == 3
