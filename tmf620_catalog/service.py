@@ -13,11 +13,14 @@ from tmf_common.repository import ResourceRepository
 from tmf_common.resource_service import ResourceService, ResourceType
 from tmf_common.schemas import SchemaValidators
 from tmf_common.settings import Settings
+from tmf_common.write_guard import WriteGuard
 
 
 class CatalogService:
-    def __init__(self, database: Database, validators: SchemaValidators, settings: Settings) -> None:
-        repositories = {key: ResourceRepository(database[name]) for key, name in COLLECTIONS.items()}
+    def __init__(
+        self, database: Database, validators: SchemaValidators, settings: Settings, guard: WriteGuard | None = None
+    ) -> None:
+        repositories = {key: ResourceRepository(database[name], guard) for key, name in COLLECTIONS.items()}
 
         def service(resource_type: ResourceType) -> ResourceService:
             policy = domain.CatalogPolicy(self._referrer_finder(repositories, resource_type.key))

@@ -15,18 +15,21 @@ from tmf_common.cancellation import CancellationDecider, accept_unless_started
 from tmf_common.ordering_service import OrderingService
 from tmf_common.schemas import SchemaValidators
 from tmf_common.settings import Settings
+from tmf_common.write_guard import WriteGuard
 
 
 def product_ordering_service(
     database: Database,
     validators: SchemaValidators,
     settings: Settings,
+    guard: WriteGuard,
     decide_cancellation: CancellationDecider = accept_unless_started,
 ) -> OrderingService:
     return OrderingService(
         database=database,
         validators=validators,
         settings=settings,
+        guard=guard,
         order_type=PRODUCT_ORDER,
         order_collection=PRODUCT_ORDERS,
         rules=PRODUCT_ORDER_RULES,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from tmf_common.errors import TmfError, body_for, error_body
-from tmf_common.jsoncodec import check_depth, dumps
+from tmf_common.jsoncodec import check_depth, dumps, loads
 from tmf_common.lifecycle import AttributeNotPatchable, ForbiddenTransition, LifecycleError, UnknownState
 
 JSON_MEDIA_TYPE = "application/json;charset=utf-8"
@@ -112,16 +113,46 @@ def render_problem(_request: ConnexionRequest, error: Exception) -> ConnexionRes
     return _error_response(error_body(status, message), status)
 
 
-def render_http_exception(req: ConnexionRequest, error: Exception) -> ConnexionResponse:
-    assert isinstance(error, HTTPException)
-    status = error.status_code
-    if status == 404:
-        message = f"No resource at {req.url.path}"
-    elif status == 405:
-        message = f"Method {req.method} is not allowed on {req.url.path}"
-    else:
-        message = _first_line(error.detail) or "Request refused"
-    return _error_response(error_body(status, message), status, dict(error.headers or {}))
+class AllowedMethods:
+    """The methods each path of the served specs declares, for the Allow header of a 405."""
+
+    def __init__(self, specs: Iterable[dict[str, Any]]) -> None:
+        self.routes: list[tuple[re.Pattern[str], str]] = []
+        for spec in specs:
+            base = spec.get("servers", [{"url": ""}])[0]["url"].rstrip("/")
+            for template, operations in spec.get("paths", {}).items():
+                pattern = re.escape(base + template).replace(r"\{", "{").replace(r"\}", "}")
+                pattern = re.sub(r"\{[^/]+?\}", "[^/]+", pattern)
+                methods = sorted(method.upper() for method in operations if method in _HTTP_METHODS)
+                self.routes.append((re.compile(f"^{pattern}$"), ", ".join(methods)))
+
+    def for_path(self, path: str) -> str | None:
+        for pattern, methods in self.routes:
+            if pattern.match(path):
+                return methods
+        return None
+
+
+_HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def http_exception_renderer(allowed: AllowedMethods) -> Callable[[ConnexionRequest, Exception], ConnexionResponse]:
+    def render_http_exception(req: ConnexionRequest, error: Exception) -> ConnexionResponse:
+        assert isinstance(error, HTTPException)
+        status = error.status_code
+        headers = dict(error.headers or {})
+        if status == 404:
+            message = f"No resource at {req.url.path}"
+        elif status == 405:
+            methods = allowed.for_path(req.url.path)
+            if methods:
+                headers["Allow"] = methods
+            message = f"Method {req.method} is not allowed on {req.url.path}; allowed: {methods or 'none'}"
+        else:
+            message = _first_line(error.detail) or "Request refused"
+        return _error_response(error_body(status, message), status, headers)
+
+    return render_http_exception
 
 
 def render_unexpected(req: ConnexionRequest, error: Exception) -> ConnexionResponse:
@@ -141,11 +172,11 @@ def render_unexpected(req: ConnexionRequest, error: Exception) -> ConnexionRespo
     return _error_response(body, 500)
 
 
-def install_error_handlers(app: Any) -> None:
+def install_error_handlers(app: Any, specs: Iterable[dict[str, Any]]) -> None:
     app.add_error_handler(TmfError, render_tmf_error)
     app.add_error_handler(LifecycleError, render_lifecycle_error)
     app.add_error_handler(ProblemException, render_problem)
-    app.add_error_handler(HTTPException, render_http_exception)
+    app.add_error_handler(HTTPException, http_exception_renderer(AllowedMethods(specs)))
     app.add_error_handler(Exception, render_unexpected)
 
 
@@ -181,11 +212,17 @@ class BodyLimitMiddleware:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if "json" in headers.get("content-type", ""):
+        if "json" in headers.get("content-type", "") and body:
             try:
                 check_depth(body, self.max_depth)
+                # Strict parse first: connexion's json.loads would accept NaN and Infinity, which the database
+                # cannot store, and fail on invalid UTF-8 with a 500.
+                loads(body)
             except TmfError as error:
                 await self._refuse(send, error.status, error.message)
+                return
+            except ValueError as error:
+                await self._refuse(send, 400, f"Request body is not valid JSON: {error}")
                 return
         replayed = False
 

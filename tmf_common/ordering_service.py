@@ -10,6 +10,7 @@ from tmf_common.repository import ResourceRepository
 from tmf_common.resource_service import ResourceService, ResourceType
 from tmf_common.schemas import SchemaValidators
 from tmf_common.settings import Settings
+from tmf_common.write_guard import WriteGuard
 
 
 class OrderingService:
@@ -25,13 +26,18 @@ class OrderingService:
         task_type: ResourceType,
         task_collection: str,
         task_states: TaskStates,
+        guard: WriteGuard,
         decide_cancellation: CancellationDecider = accept_unless_started,
     ) -> None:
         self.orders = ResourceService(
-            order_type, ResourceRepository(database[order_collection]), validators, settings, OrderPolicy(rules)
+            order_type, ResourceRepository(database[order_collection], guard), validators, settings, OrderPolicy(rules)
         )
         self.cancellations = ResourceService(
-            task_type, ResourceRepository(database[task_collection]), validators, settings, TaskPolicy(task_states)
+            task_type,
+            ResourceRepository(database[task_collection], guard),
+            validators,
+            settings,
+            TaskPolicy(task_states),
         )
         self.cancellation_flow = CancellationFlow(
             tasks=self.cancellations,

@@ -187,13 +187,10 @@ def _regex(path: str, raw_value: str) -> dict[str, Any]:
     return {path: {"$regex": pattern}}
 
 
-_ENCODED_COMMA = re.compile("%2C", re.IGNORECASE)
-_COMMA_PLACEHOLDER = "\x00"
-
-
 def _clause(term: str) -> dict[str, Any]:
-    # An encoded comma is part of a value, not an OR separator: keep it apart until the value is split.
-    decoded = unquote(_ENCODED_COMMA.sub(_COMMA_PLACEHOLDER, term))
+    # Commas separate alternatives whether sent literally or encoded (HTTP clients encode them); a value
+    # that contains a comma is written in double quotes.
+    decoded = unquote(term)
     match = _TERM.match(decoded)
     if match is None:
         raise BadRequest(f"Invalid filter '{decoded}': expected attribute, operator and value")
@@ -209,10 +206,8 @@ def _clause(term: str) -> dict[str, Any]:
         attribute, operator = head, _SUFFIX_OPERATORS[suffix]
     path = storage_path(_check_attribute(attribute, "filter"))
     if operator == "$eq":
-        parts = _split_alternatives(value)
-        alternatives = [_equality(path, part.replace(_COMMA_PLACEHOLDER, ",")) for part in parts]
+        alternatives = [_equality(path, part) for part in _split_alternatives(value)]
         return alternatives[0] if len(alternatives) == 1 else {"$or": alternatives}
-    value = value.replace(_COMMA_PLACEHOLDER, ",")
     if operator == "$regex":
         return _regex(path, value)
     if operator == "$ne":

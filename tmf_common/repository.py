@@ -14,6 +14,7 @@ from tmf_common.errors import BadRequest, Conflict
 from tmf_common.events import RecordedEvent
 from tmf_common.jsoncodec import from_storage, to_storage
 from tmf_common.query import ListQuery
+from tmf_common.write_guard import AtomicServerGuard, WriteGuard
 
 # Bookkeeping fields live beside the resource attributes; client keys can never start with `_` in storage
 # (jsoncodec encodes them), so these names cannot collide with client data.
@@ -52,8 +53,9 @@ def _to_document(body: dict[str, Any]) -> dict[str, Any]:
 class ResourceRepository:
     """One collection of one resource type."""
 
-    def __init__(self, collection: Collection) -> None:
+    def __init__(self, collection: Collection, guard: WriteGuard | None = None) -> None:
         self.collection = collection
+        self.guard: WriteGuard = guard or AtomicServerGuard()
 
     def insert(
         self,
@@ -122,7 +124,11 @@ class ResourceRepository:
             update["$unset"] = unset
         # update_one rather than find_one_and_update: FerretDB 1.24 has no projection on findAndModify, and the
         # written state is known here anyway.
-        result = self.collection.update_one({"_id": before.body["id"], REVISION: before.revision, **_LIVE}, update)
+        resource_id = before.body["id"]
+        with self.guard.hold(self.collection.name, resource_id, before.revision + 1) as mine:
+            if not mine:
+                return None
+            result = self.collection.update_one({"_id": resource_id, REVISION: before.revision, **_LIVE}, update)
         if result.modified_count != 1:
             return None
         return StoredResource(
@@ -133,13 +139,16 @@ class ResourceRepository:
 
     def tombstone_if_revision(self, resource_id: str, revision: int, events: Sequence[RecordedEvent], at: str) -> bool:
         """Mark deleted, keeping the document until its pending events have been relayed."""
-        result = self.collection.update_one(
-            {"_id": resource_id, REVISION: revision, **_LIVE},
-            {
-                "$set": {DELETED: at, REVISION: revision + 1},
-                "$push": {PENDING_EVENTS: {"$each": [event.to_storage() for event in events]}},
-            },
-        )
+        with self.guard.hold(self.collection.name, resource_id, revision + 1) as mine:
+            if not mine:
+                return False
+            result = self.collection.update_one(
+                {"_id": resource_id, REVISION: revision, **_LIVE},
+                {
+                    "$set": {DELETED: at, REVISION: revision + 1},
+                    "$push": {PENDING_EVENTS: {"$each": [event.to_storage() for event in events]}},
+                },
+            )
         return result.modified_count == 1
 
     def pending_events(self, resource_id: str) -> builtins.list[dict[str, Any]]:

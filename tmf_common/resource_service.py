@@ -77,7 +77,8 @@ def refuse_read_only(body: dict[str, Any], read_only: Iterable[str], what: str) 
 def if_match_accepts(if_match: str | None, revision: int) -> bool:
     if if_match is None:
         return True
-    tags = [tag.strip().removeprefix("W/") for tag in if_match.split(",")]
+    # If-Match compares strongly (RFC 9110 13.1.1): a weak tag never matches.
+    tags = [tag.strip() for tag in if_match.split(",")]
     return "*" in tags or f'"{revision}"' in tags
 
 

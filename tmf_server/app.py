@@ -26,6 +26,7 @@ from tmf_common.openapi_bundle import api_spec_path, bundle
 from tmf_common.ordering_service import OrderingService
 from tmf_common.schemas import SchemaValidators
 from tmf_common.settings import Settings
+from tmf_common.write_guard import guard_for
 
 log = logging.getLogger("tmf.server")
 
@@ -59,13 +60,14 @@ class Services:
 def build_services(settings: Settings, client: MongoClient, specs: dict[str, dict[str, Any]]) -> Services:
     database = client[settings.database_name]
     ensure_indexes(database, [*catalog_repository.INDEXES, *ordering_repository.INDEXES, *service_repository.INDEXES])
+    guard = guard_for(database)
     return Services(
         settings=settings,
         client=client,
         database=database,
-        catalog=CatalogService(database, SchemaValidators(specs["tmf620"]), settings),
-        product_ordering=product_ordering_service(database, SchemaValidators(specs["tmf622"]), settings),
-        service_ordering=service_ordering_service(database, SchemaValidators(specs["tmf641"]), settings),
+        catalog=CatalogService(database, SchemaValidators(specs["tmf620"]), settings, guard),
+        product_ordering=product_ordering_service(database, SchemaValidators(specs["tmf622"]), settings, guard),
+        service_ordering=service_ordering_service(database, SchemaValidators(specs["tmf641"]), settings, guard),
     )
 
 
@@ -110,7 +112,7 @@ def create_app(settings: Settings, mongodb_uri: str) -> Any:
     for api in APIS:
         spec = specs[api.name]
         app.add_url_rule(f"{spec['servers'][0]['url']}/openapi.json", f"{api.name}_spec", _spec_route(spec))
-    install_error_handlers(app)
+    install_error_handlers(app, specs.values())
     return BodyLimitMiddleware(app, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
 
 

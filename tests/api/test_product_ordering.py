@@ -39,7 +39,11 @@ MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 CANONICAL_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 OFFICIAL_SPEC = (
-    Path(__file__).resolve().parents[3] / "shared" / "reference" / "tmf-specs" / "TMF622-ProductOrder-v4.0.0.swagger.json"
+    Path(__file__).resolve().parents[3]
+    / "shared"
+    / "reference"
+    / "tmf-specs"
+    / "TMF622-ProductOrder-v4.0.0.swagger.json"
 )
 
 
@@ -97,7 +101,9 @@ def post_order(http: requests.Session, url: str, body: Any, **headers: str) -> r
     )
 
 
-def create_order(http: requests.Session, url: str, body: dict[str, Any] | None = None, **headers: str) -> dict[str, Any]:
+def create_order(
+    http: requests.Session, url: str, body: dict[str, Any] | None = None, **headers: str
+) -> dict[str, Any]:
     """POST an order (the family plan by default); asserts 201 and conformance, returns the body."""
     response = post_order(http, url, family_plan_order() if body is None else body, **headers)
     assert response.status_code == 201, response.text
@@ -140,7 +146,9 @@ def patch_order(
     return response
 
 
-def patched(http: requests.Session, url: str, order_id: str, body: Any, content_type: str = MERGE_PATCH) -> dict[str, Any]:
+def patched(
+    http: requests.Session, url: str, order_id: str, body: Any, content_type: str = MERGE_PATCH
+) -> dict[str, Any]:
     response = patch_order(http, url, order_id, body, content_type)
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
@@ -355,7 +363,9 @@ def three_orders(product_ordering_url, http) -> list[dict[str, Any]]:
             ]
         orders.append(
             create_order(
-                http, product_ordering_url, family_plan_order(externalId=f"EXT-{n}", relatedParty=party, productOrderItem=items)
+                http,
+                product_ordering_url,
+                family_plan_order(externalId=f"EXT-{n}", relatedParty=party, productOrderItem=items),
             )
         )
     orders[1] = move_items(http, product_ordering_url, orders[1], {BUNDLE_ITEM_ID: "inProgress"})

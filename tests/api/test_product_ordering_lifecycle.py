@@ -113,8 +113,10 @@ def test_patch_changes_attributes_of_an_open_order_and_records_the_event(product
 
 @pytest.mark.parametrize("final", ["completed", "cancelled"])
 def test_final_order_is_read_only_except_note(product_ordering_url, http, database, final):
-    order = completed_order(http, product_ordering_url) if final == "completed" else cancelled_order(
-        http, product_ordering_url
+    order = (
+        completed_order(http, product_ordering_url)
+        if final == "completed"
+        else cancelled_order(http, product_ordering_url)
     )
     revision = stored_order(database, order["id"])["_rev"]
 
@@ -125,7 +127,9 @@ def test_final_order_is_read_only_except_note(product_ordering_url, http, databa
     assert stored_order(database, order["id"])["_rev"] == revision
 
     note = {"text": "Customer called to say thanks", "author": "care-agent-7"}
-    noted = patched(http, product_ordering_url, order["id"], [{"op": "add", "path": "/note/-", "value": note}], JSON_PATCH)
+    noted = patched(
+        http, product_ordering_url, order["id"], [{"op": "add", "path": "/note/-", "value": note}], JSON_PATCH
+    )
     assert noted["note"][-1] == note
     assert noted["state"] == final
     assert event_types(stored_events(database, order["id"]))[-1] == "ProductOrderAttributeValueChangeEvent"
@@ -218,7 +222,10 @@ def test_unknown_state_is_400_and_changes_nothing(product_ordering_url, http, da
 def test_unknown_item_state_is_400(product_ordering_url, http, database):
     order = create_order(http, product_ordering_url)
     response = patch_order(
-        http, product_ordering_url, order["id"], [{"op": "replace", "path": "/productOrderItem/1/state", "value": "x"}],
+        http,
+        product_ordering_url,
+        order["id"],
+        [{"op": "replace", "path": "/productOrderItem/1/state", "value": "x"}],
         JSON_PATCH,
     )
     assert_tmf_error(response, 400)
@@ -490,8 +497,10 @@ def test_cancellation_requests_are_listed_and_filtered(product_ordering_url, htt
 
 @pytest.mark.parametrize("state", ["acknowledged", "inProgress"])
 def test_delete_of_an_open_order_is_409(product_ordering_url, http, database, state):
-    order = create_order(http, product_ordering_url) if state == "acknowledged" else in_progress_order(
-        http, product_ordering_url
+    order = (
+        create_order(http, product_ordering_url)
+        if state == "acknowledged"
+        else in_progress_order(http, product_ordering_url)
     )
     error = assert_tmf_error(http.delete(f"{product_ordering_url}/productOrder/{order['id']}", timeout=TIMEOUT), 409)
     assert state in error["message"]
