@@ -12,6 +12,7 @@ import requests
 
 from tests.api.test_product_ordering import (
     BASE_PATH,
+    ORDERS,
     JSON_PATCH,
     MERGE_PATCH,
     TIMEOUT,
@@ -28,6 +29,7 @@ from tests.api.test_product_ordering import (
 )
 from tests.payloads import BUNDLE_ITEM_ID, SIM_ITEM_IDS, family_plan_order
 from tmf622_product_ordering.domain.rollup import roll_up_order_state
+from tmf_common.repository import ResourceRepository
 from tmf622_product_ordering.domain.states import (
     PRODUCT_ORDER_LIFECYCLE,
     ProductOrderItemState,
@@ -80,6 +82,36 @@ def rolled_up(order: dict[str, Any]) -> str:
     return str(roll_up_order_state(states, ProductOrderState.IN_PROGRESS))
 
 
+def test_revision_compare_and_set_on_the_order_collection_has_one_winner(product_ordering_url, http, database):
+    """The primitive every PATCH relies on, run on the real database: of the writers that read the same revision,
+    exactly one may write the next one (ResourceRepository.replace_if_revision, a conditional update_one)."""
+    order = create_order(http, product_ordering_url, family_plan_order(note=[]))
+    repository = ResourceRepository(database[ORDERS])
+    won: list[int] = []
+    lock = threading.Lock()
+
+    def append(index: int) -> Callable[[requests.Session], None]:
+        def run(_session: requests.Session) -> None:
+            for _ in range(50):
+                before = repository.get_with_internal(order["id"])
+                assert before is not None
+                after = {**before.body, "note": [*before.body["note"], {"text": f"writer {index}"}]}
+                if repository.replace_if_revision(before, after, []) is not None:
+                    with lock:
+                        won.append(before.revision)
+                    return
+            raise AssertionError(f"writer {index} never won")
+
+        return run
+
+    run_together([append(index) for index in range(THREADS)])
+
+    assert sorted(won) == list(range(1, 1 + THREADS)), f"revisions won by more than one writer: {sorted(won)}"
+    document = stored_order(database, order["id"])
+    assert document["_rev"] == 1 + THREADS
+    assert sorted(note["text"] for note in document["note"]) == sorted(f"writer {i}" for i in range(THREADS))
+
+
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_concurrent_note_appends_lose_nothing(product_ordering_url, http, database, round_):
     order = create_order(http, product_ordering_url, family_plan_order(note=[]))
@@ -119,7 +151,7 @@ def test_concurrent_merge_patches_of_different_attributes_lose_nothing(product_o
         {"externalId": "PORTAL-2030-999"},
         {"requestedStartDate": "2030-04-01T08:00:00.000Z"},
         {"requestedCompletionDate": "2030-04-09T08:00:00.000Z"},
-        {"billingAccount": {"id": "ba-new", "@referredType": "BillingAccount"}},
+        {"billingAccount": {"id": "ba-new", "name": "Doe household 2", "@referredType": "BillingAccount"}},
     ]
 
     def apply(change: dict[str, Any]) -> Callable[[requests.Session], requests.Response]:
