@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tmf_common.errors import BadRequest, Conflict
-from tmf_common.resource_service import ResourceType
+from tmf_common.resource_service import PlainPolicy, ResourceType
 
 BASE_PATH = "/tmf-api/productCatalogManagement/v4"
 DEFAULT_LIFECYCLE_STATUS = "In Design"
@@ -47,7 +47,7 @@ ReferrerFinder = Callable[[str], str | None]
 """entity id -> a description of a live catalog entity that refers to it, or None."""
 
 
-class CatalogPolicy:
+class CatalogPolicy(PlainPolicy):
     """Every catalog entity has a lifecycleStatus (defaulted) and a lastUpdate (set on every change).
 
     An entity that another live entity still refers to cannot be deleted: decomposition would later fail on the

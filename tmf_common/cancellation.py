@@ -13,7 +13,7 @@ from tmf_common.http import RequestContext
 from tmf_common.lifecycle import Lifecycle
 from tmf_common.ordering import OrderShape, item_states
 from tmf_common.repository import StoredResource
-from tmf_common.resource_service import ResourceService
+from tmf_common.resource_service import PlainPolicy, ResourceService
 
 CANCELLATION = "_cancellation"
 ASSESSING = "assessingCancellation"
@@ -45,7 +45,7 @@ class TaskStates:
     failed: str = "terminatedWithError"
 
 
-class TaskPolicy:
+class TaskPolicy(PlainPolicy):
     """A new cancellation task starts in the initial state; clients never set task states."""
 
     def __init__(self, states: TaskStates) -> None:
@@ -54,12 +54,6 @@ class TaskPolicy:
     def prepare_create(self, body: dict[str, Any], now: str) -> dict[str, Any]:
         body["state"] = self.states.initial
         return body
-
-    def prepare_update(self, before: dict[str, Any], after: dict[str, Any], now: str) -> dict[str, Any]:
-        return after
-
-    def check_delete(self, current: dict[str, Any]) -> None:
-        return None
 
 
 @dataclass(frozen=True)
@@ -125,9 +119,12 @@ class CancellationFlow:
             if state == self.task_states.done:
                 body["effectiveCancellationDate"] = now
             if reason is not None:
-                body["errorMessage"] = [
-                    {"code": "CANCELLATION_REFUSED", "reason": "Cancellation refused", "message": reason}
-                ]
+                # One ErrorMessage object, as TMF641 v4.1 CancelServiceOrder defines it.
+                body["errorMessage"] = {
+                    "code": "CANCELLATION_REFUSED",
+                    "reason": "Cancellation refused",
+                    "message": reason,
+                }
             return body
 
         return self.tasks.update(task_id, change)

@@ -149,6 +149,8 @@ class OrderRules:
     start_date_attribute: str | None = None
     # Item attributes the fulfilling party reports while the order runs; the rest is fixed once treatment starts.
     item_progress_attributes: frozenset[str] = frozenset({"state"})
+    # TMF641 v4.1 requires `@type` on every relatedParty; an untyped party is completed rather than refused.
+    related_party_type: str | None = None
 
 
 class OrderPolicy:
@@ -174,6 +176,8 @@ class OrderPolicy:
                 )
         for attribute, value in rules.defaults:
             body.setdefault(attribute, value)
+        if rules.related_party_type is not None and body.get("relatedParty"):
+            body["relatedParty"] = [{"@type": rules.related_party_type, **party} for party in body["relatedParty"]]
         body["state"] = "acknowledged"
         body["orderDate"] = now
         set_item_states(body, rules.shape, "acknowledged")
@@ -236,6 +240,14 @@ class OrderPolicy:
             if lifecycle.is_terminal(new_state):
                 after["completionDate"] = now
         return after
+
+    def state_path(self, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+        """A roll-up may make two moves in one write (held -> inProgress -> completed): each gets its event."""
+        lifecycle = self.rules.order_lifecycle
+        old, new = lifecycle.parse(str(before.get("state"))), lifecycle.parse(str(after.get("state")))
+        if old == new or lifecycle.can(old, new):
+            return [str(new)]
+        return [str(step) for step in self.rules.roll_up_steps(self._rolled_up_item_states(after), old)] or [str(new)]
 
     def check_delete(self, current: dict[str, Any]) -> None:
         lifecycle = self.rules.order_lifecycle

@@ -51,6 +51,10 @@ class ResourcePolicy(Protocol):
 
     def check_delete(self, current: dict[str, Any]) -> None: ...
 
+    def state_path(self, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+        """The states a change passes through, ending with after's (one StateChange event each); [] for a direct move."""
+        ...
+
 
 class PlainPolicy:
     """No rules beyond the shared ones."""
@@ -63,6 +67,9 @@ class PlainPolicy:
 
     def check_delete(self, current: dict[str, Any]) -> None:
         return None
+
+    def state_path(self, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+        return []
 
 
 def refuse_read_only(body: dict[str, Any], read_only: Iterable[str], what: str) -> None:
@@ -83,13 +90,22 @@ def if_match_accepts(if_match: str | None, revision: int) -> bool:
 
 
 def events_for_change(
-    resource_type: ResourceType, before: dict[str, Any], after: dict[str, Any], now: str
+    resource_type: ResourceType,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    now: str,
+    state_path: list[str] | None = None,
 ) -> list[RecordedEvent]:
+    """The events of one write; state_path lists each state passed through when a change makes several moves."""
     changed = top_level_changes(before, after)
     events: list[RecordedEvent] = []
     state = resource_type.state_attribute
     if state is not None and state in changed and "StateChange" in resource_type.event_types:
-        events.append(new_event(f"{resource_type.type_name}StateChangeEvent", resource_type.key, after, now, state))
+        for step in state_path or [str(after.get(state))]:
+            snapshot = after if step == after.get(state) else {**after, state: step}
+            events.append(
+                new_event(f"{resource_type.type_name}StateChangeEvent", resource_type.key, snapshot, now, state)
+            )
     others = [name for name in changed if name != state and name != "lastUpdate"]
     if others and "AttributeValueChange" in resource_type.event_types:
         events.append(
@@ -182,7 +198,7 @@ class ResourceService:
             after = change(before, now)
             if after is None or after == before.body:
                 return before
-            events = events_for_change(self.type, before.body, after, now)
+            events = events_for_change(self.type, before.body, after, now, self.policy.state_path(before.body, after))
             extra = internal(before, after) if internal is not None else None
             updated = self.repository.replace_if_revision(before, after, events, extra)
             if updated is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import json
 import re
 import threading
@@ -30,6 +31,7 @@ from tests.payloads import (
     family_plan_order,
     sim_item,
 )
+from tmf622_product_ordering.domain.states import PRODUCT_ORDER_LIFECYCLE, ProductOrderState
 
 TIMEOUT = 10
 BASE_PATH = "/tmf-api/productOrderingManagement/v4"
@@ -218,6 +220,28 @@ def state_path(events: list[dict[str, Any]]) -> list[str]:
         for event in events
         if event["eventType"] in ("ProductOrderCreateEvent", "ProductOrderStateChangeEvent")
     ]
+
+
+def assert_valid_path(states: list[str]) -> None:
+    """Every consecutive pair of states is a move the productOrder lifecycle allows."""
+    for before, after in itertools.pairwise(states):
+        assert PRODUCT_ORDER_LIFECYCLE.can(ProductOrderState(before), ProductOrderState(after)), states
+
+
+def cancellation_error(task: dict[str, Any]) -> dict[str, Any]:
+    """The reason a cancelProductOrder ended terminatedWithError (the `errorMessage` extension).
+
+    TMF622 v4 defines no errorMessage on CancelProductOrder; the project borrows TMF641 v4.1's, one ErrorMessage
+    object. A list of them is accepted too, as long as there is exactly one.
+    """
+    error = task["errorMessage"]
+    if isinstance(error, list):
+        assert len(error) == 1, error
+        error = error[0]
+    assert isinstance(error, dict), error
+    for attribute in ("code", "reason", "message"):
+        assert isinstance(error.get(attribute), str) and error[attribute], error
+    return error
 
 
 def without_server_fields(order: dict[str, Any]) -> dict[str, Any]:

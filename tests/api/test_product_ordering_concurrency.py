@@ -12,11 +12,13 @@ import requests
 
 from tests.api.test_product_ordering import (
     BASE_PATH,
-    ORDERS,
     JSON_PATCH,
     MERGE_PATCH,
+    ORDERS,
     TIMEOUT,
     assert_conforms,
+    assert_valid_path,
+    cancellation_error,
     create_order,
     event_types,
     get_order,
@@ -29,12 +31,12 @@ from tests.api.test_product_ordering import (
 )
 from tests.payloads import BUNDLE_ITEM_ID, SIM_ITEM_IDS, family_plan_order
 from tmf622_product_ordering.domain.rollup import roll_up_order_state
-from tmf_common.repository import ResourceRepository
 from tmf622_product_ordering.domain.states import (
-    PRODUCT_ORDER_LIFECYCLE,
     ProductOrderItemState,
     ProductOrderState,
 )
+from tmf_common.repository import ResourceRepository
+from tmf_common.write_guard import guard_for
 
 THREADS = 8
 # Lost updates show up only when writes really overlap; several rounds make a race that exists hard to miss.
@@ -71,22 +73,31 @@ def run_together(work: list[Callable[[requests.Session], Any]]) -> list[Any]:
     return results
 
 
-def assert_valid_path(states: list[str]) -> None:
-    for before, after in zip(states, states[1:], strict=False):
-        assert PRODUCT_ORDER_LIFECYCLE.can(ProductOrderState(before), ProductOrderState(after)), states
-
-
 def rolled_up(order: dict[str, Any]) -> str:
     """The state the order's items call for, computed by the domain's own roll-up from the order's start."""
     states = [ProductOrderItemState(state) for state in item_states(order).values()]
     return str(roll_up_order_state(states, ProductOrderState.IN_PROGRESS))
 
 
+def expected_state(order: dict[str, Any]) -> str:
+    """With only item progress reported (no explicit order state): acknowledged until an item starts, the roll-up
+    once every item is final, inProgress in between."""
+    states = set(item_states(order).values())
+    if states == {"acknowledged"}:
+        return "acknowledged"
+    if states <= {"completed", "failed"}:
+        return rolled_up(order)
+    return "inProgress"
+
+
 def test_revision_compare_and_set_on_the_order_collection_has_one_winner(product_ordering_url, http, database):
-    """The primitive every PATCH relies on, run on the real database: of the writers that read the same revision,
-    exactly one may write the next one (ResourceRepository.replace_if_revision, a conditional update_one)."""
+    """The primitive every PATCH relies on, run on the real database with the write guard the service picks for it:
+    of the writers that read the same revision, exactly one may write the next one (replace_if_revision).
+
+    FerretDB 1.24 alone fails this (its conditional update_one reads and writes in separate steps); the service
+    relies on tmf_common.write_guard to make it hold."""
     order = create_order(http, product_ordering_url, family_plan_order(note=[]))
-    repository = ResourceRepository(database[ORDERS])
+    repository = ResourceRepository(database[ORDERS], guard_for(database))
     won: list[int] = []
     lock = threading.Lock()
 
@@ -115,7 +126,9 @@ def test_revision_compare_and_set_on_the_order_collection_has_one_winner(product
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_concurrent_note_appends_lose_nothing(product_ordering_url, http, database, round_):
     order = create_order(http, product_ordering_url, family_plan_order(note=[]))
-    notes = [{"id": f"n{index}", "author": f"agent-{index}", "text": f"Call {index} logged"} for index in range(THREADS)]
+    notes = [
+        {"id": f"n{index}", "author": f"agent-{index}", "text": f"Call {index} logged"} for index in range(THREADS)
+    ]
 
     def append(note: dict[str, Any]) -> Callable[[requests.Session], requests.Response]:
         operation = [{"op": "add", "path": "/note/-", "value": note}]
@@ -125,9 +138,7 @@ def test_concurrent_note_appends_lose_nothing(product_ordering_url, http, databa
 
     assert [response.status_code for response in responses] == [200] * THREADS, [r.text for r in responses]
     # Every 200 answered a different revision: two writers never both won the same compare-and-set.
-    assert sorted(int(response.headers["ETag"].strip('W/"')) for response in responses) == list(
-        range(2, 2 + THREADS)
-    )
+    assert sorted(int(response.headers["ETag"].strip('W/"')) for response in responses) == list(range(2, 2 + THREADS))
     final = get_order(http, product_ordering_url, order["id"])
     assert sorted(final["note"], key=lambda note: note["id"]) == notes
     document = stored_order(database, order["id"])
@@ -236,9 +247,7 @@ def test_items_progressing_concurrently_roll_up_consistently(product_ordering_ur
     assert final["state"] == expected
     assert "completionDate" in final
     for body in seen:
-        assert body["state"] in ("inProgress", rolled_up(body)), body["state"]
-        if set(item_states(body).values()) <= {"completed", "failed"}:
-            assert body["state"] == rolled_up(body)
+        assert body["state"] == expected_state(body), body
     document = stored_order(database, order["id"])
     path = state_path(document["_events"])
     assert path == ["acknowledged", "inProgress", expected]
@@ -246,10 +255,7 @@ def test_items_progressing_concurrently_roll_up_consistently(product_ordering_ur
     # Notes written after the order became final are allowed; the others are too. None may be lost.
     assert len(final["note"]) == 1 + sum(1 for status in results[len(ALL_ITEMS) :] if status == 200)
     for event in document["_events"]:
-        assert event["resource"]["state"] == rolled_up(event["resource"]) or event["resource"]["state"] in (
-            "acknowledged",
-            "inProgress",
-        )
+        assert event["resource"]["state"] == expected_state(event["resource"]), event
         assert_conforms("ProductOrder", event["resource"])
 
 
@@ -285,7 +291,7 @@ def test_cancellation_racing_an_item_start_ends_in_one_consistent_outcome(produc
             assert started.status_code == 200, started.text
             assert final["state"] == "inProgress"
             assert item_states(final)[SIM_ITEM_IDS[0]] == "inProgress"
-            assert task["errorMessage"][0]["message"]
+            assert "inProgress" in cancellation_error(task)["message"]
         path = state_path(stored_events(database, order["id"]))
         assert_valid_path(path)
         assert stored_order(database, order["id"]).get("_cancellation") is None or final["state"] == "cancelled"

@@ -45,7 +45,7 @@ CANCEL_PRODUCT_ORDER = ResourceType(
     "cancelProductOrder",
     "CancelProductOrder",
     BASE_PATH,
-    read_only=frozenset({"id", "href", "state", "effectiveCancellationDate"}),
+    read_only=frozenset({"id", "href", "state", "effectiveCancellationDate", "errorMessage"}),
     state_attribute="state",
     event_types=frozenset({"Create", "StateChange"}),
 )

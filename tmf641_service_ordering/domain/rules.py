@@ -63,6 +63,7 @@ SERVICE_ORDER_RULES = OrderRules(
     defaults=(("priority", DEFAULT_PRIORITY),),
     start_date_attribute="startDate",
     item_progress_attributes=frozenset({"state", "service", "errorMessage"}),
+    related_party_type="RelatedParty",
 )
 
 CANCEL_TASK_STATES = TaskStates(initial="accepted")
