@@ -86,7 +86,7 @@ def drive(port: int, request: Request, expected: int, clients: int, seconds: flo
     stop_at = time.perf_counter() + seconds
 
     def client(index: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         while time.perf_counter() < stop_at:
             started = time.perf_counter()
             status = request(connection)
@@ -142,6 +142,9 @@ class Scenario:
     request: Request
     expected: int
     seed: tuple[Request, ...] = ()
+    # Lists scan the whole collection on FerretDB/SQLite (see docs/PERFORMANCE.md): fewer concurrent clients
+    # keep their latency within the request timeout, and the ratio compares like with like either way.
+    clients: int | None = None
 
 
 SEEDED_MATCHING = 150
@@ -162,6 +165,7 @@ def scenarios() -> list[Scenario]:
             200,
             (post(CATALOG + "/productOffering", OFFERING),) * SEEDED_MATCHING
             + (post(CATALOG + "/productOffering", {**OFFERING, "lifecycleStatus": "Retired"}),) * SEEDED_OTHERS,
+            clients=2,
         ),
         Scenario("POST productOrder (family plan, 4 items)", post(ORDERING + "/productOrder", FAMILY_PLAN), 201),
         Scenario(
@@ -170,6 +174,7 @@ def scenarios() -> list[Scenario]:
             200,
             (post(ORDERING + "/productOrder", FAMILY_PLAN),) * SEEDED_MATCHING
             + (post(ORDERING + "/productOrder", other_order),) * SEEDED_OTHERS,
+            clients=2,
         ),
     ]
 
@@ -193,8 +198,11 @@ def run(seconds: float, clients: int) -> list[Result]:
                     # A fresh database per scenario and system: no run inherits another's data.
                     with serving(system, database.uri, f"bench_{index}_{system}") as port:
                         seed(port, scenario.seed)
-                        drive(port, scenario.request, scenario.expected, clients, min(1.0, seconds / 3))
-                        count, elapsed, latencies = drive(port, scenario.request, scenario.expected, clients, seconds)
+                        concurrency = scenario.clients or clients
+                        drive(port, scenario.request, scenario.expected, concurrency, min(1.0, seconds / 3))
+                        count, elapsed, latencies = drive(
+                            port, scenario.request, scenario.expected, concurrency, seconds
+                        )
                         results.append(Result(scenario.name, system, count, elapsed, latencies))
                         print(f"{scenario.name} / {system}: {count / elapsed:.0f} req/s", file=sys.stderr)
         finally:
@@ -204,8 +212,9 @@ def run(seconds: float, clients: int) -> list[Result]:
 
 def report(results: list[Result], clients: int, seconds: float) -> str:
     lines = [
-        f"{clients} concurrent keep-alive clients, {seconds:.0f} s per scenario, one uvicorn worker per system, "
-        "embedded FerretDB (SQLite) shared by both systems.",
+        f"{clients} concurrent keep-alive clients (2 for the list scenarios), {seconds:.0f} s measured per scenario "
+        "after a warm-up, one uvicorn worker per system, a fresh database per scenario and system on one embedded "
+        "FerretDB 1.24 (SQLite).",
         "",
         "| scenario | system | req/s | p50 ms | p99 ms | req/s ratio (service / baseline) |",
         "|---|---|---:|---:|---:|---:|",

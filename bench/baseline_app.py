@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 from pymongo import MongoClient
+from pymongo.database import Database
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -15,7 +16,7 @@ from starlette.routing import Route
 
 
 def create_baseline_app(mongodb_uri: str, database_name: str) -> Starlette:
-    database = MongoClient(mongodb_uri)[database_name]
+    database: Database[dict[str, Any]] = MongoClient(mongodb_uri)[database_name]
 
     def make_routes(collection_name: str, path: str) -> list[Route]:
         collection = database[collection_name]
