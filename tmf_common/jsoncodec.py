@@ -41,24 +41,33 @@ def check_depth(raw: bytes, max_depth: int) -> None:
             depth -= 1
 
 
+# FerretDB's SQLite backend writes top-level keys into its JSON unescaped: a key with `"` fails the insert, and one
+# with `\` or a control character is stored but makes every later read of the collection fail. Those characters
+# are percent-encoded too, at every depth so that one rule covers all keys.
+_KEY_ESCAPES = re.compile(r'[%."\\\x00-\x1f]')
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"%{ord(match.group()):02X}"
+
+
 def _encode_key(key: str) -> str:
-    if "%" in key or "." in key or "\x00" in key or key.startswith(("$", "_")):
-        key = key.replace("%", "%25").replace(".", "%2E").replace("\x00", "%00")
-        if key.startswith("$"):
-            key = "%24" + key[1:]
-        elif key.startswith("_"):
-            key = "%5F" + key[1:]
+    key = _KEY_ESCAPES.sub(_escape, key)
+    if key.startswith("$"):
+        key = "%24" + key[1:]
+    elif key.startswith("_"):
+        key = "%5F" + key[1:]
     return key
 
 
-_ESCAPED = re.compile(r"%(25|2E|24|5F|00)")
-_UNESCAPED = {"25": "%", "2E": ".", "24": "$", "5F": "_", "00": "\x00"}
+# Every `%` of a client key is stored as `%25`, so each `%XX` in a stored key is one this encoding wrote.
+_ESCAPED = re.compile(r"%([0-9A-F]{2})")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _decode_key(key: str) -> str:
     if "%" in key:
-        key = _ESCAPED.sub(lambda match: _UNESCAPED[match.group(1)], key)
+        key = _ESCAPED.sub(lambda match: chr(int(match.group(1), 16)), key)
     return key
 
 

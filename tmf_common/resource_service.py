@@ -52,7 +52,7 @@ class ResourcePolicy(Protocol):
     def check_delete(self, current: dict[str, Any]) -> None: ...
 
     def state_path(self, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-        """The states a change passes through, ending with after's (one StateChange event each); [] for a direct move."""
+        """The states a change passes through, ending with after's, one StateChange each; [] for a direct move."""
         ...
 
 

@@ -212,5 +212,6 @@ def test_untyped_related_party_is_completed_so_the_order_stays_official(service_
     assert official_errors("ServiceOrder_Create", body) == ["relatedParty/0: '@type' is a required property"]
     response = http.post(f"{service_ordering_url}/serviceOrder", json=body, timeout=TIMEOUT)
     assert response.status_code == 201, response.text
-    assert response.json()["relatedParty"] == [{"@type": "RelatedParty", "id": "cust-42", "@referredType": "Individual"}]
+    expected = [{"@type": "RelatedParty", "id": "cust-42", "@referredType": "Individual"}]
+    assert response.json()["relatedParty"] == expected
     assert official_errors("ServiceOrder", response.json()) == []
