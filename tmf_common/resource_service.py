@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,7 +19,24 @@ from tmf_common.repository import ResourceRepository, StoredResource
 from tmf_common.schemas import SchemaValidators
 from tmf_common.settings import Settings
 
-MAX_WRITE_ATTEMPTS = 20
+# A write that lost a race re-reads and retries until this deadline, backing off with jitter so that writers
+# contending for one resource spread out instead of colliding again at once.
+WRITE_RETRY_SECONDS = 10.0
+FIRST_BACKOFF_SECONDS = 0.002
+MAX_BACKOFF_SECONDS = 0.1
+
+
+def _write_attempts() -> Iterator[int]:
+    deadline = time.monotonic() + WRITE_RETRY_SECONDS
+    attempt = 0
+    while True:
+        yield attempt
+        if time.monotonic() > deadline:
+            return
+        attempt += 1
+        backoff = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** min(attempt, 10))
+        time.sleep(backoff * random.uniform(0.5, 1.5))
+
 
 Change = Callable[[StoredResource, str], "dict[str, Any] | None"]
 """(current resource, now) -> the new body, or None to leave it as it is."""
@@ -186,7 +205,7 @@ class ResourceService:
 
         change returns the new body (None: nothing to write). With if_match, a lost race is 412 instead of a retry.
         """
-        for _ in range(MAX_WRITE_ATTEMPTS):
+        for _ in _write_attempts():
             before = self.repository.get_with_internal(resource_id)
             if before is None:
                 raise NotFound(f"No {self.type.key} with id '{resource_id}'")
@@ -222,7 +241,7 @@ class ResourceService:
         return self.update(resource_id, apply, context.if_match)
 
     def delete(self, resource_id: str, context: RequestContext) -> None:
-        for _ in range(MAX_WRITE_ATTEMPTS):
+        for _ in _write_attempts():
             current = self.retrieve(resource_id)
             if not if_match_accepts(context.if_match, current.revision):
                 raise PreconditionFailed(
