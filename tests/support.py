@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import requests
@@ -52,3 +54,28 @@ class ServerThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+
+
+CANONICAL_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+
+def assert_tmf_error(response: requests.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """The response is a TMF Error body with the given status (and code), and leaks no stack trace."""
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    body: dict[str, Any] = response.json()
+    assert isinstance(body.get("code"), str) and body["code"], body
+    assert isinstance(body.get("reason"), str) and body["reason"], body
+    assert isinstance(body.get("message"), str) and body["message"], body
+    assert body["status"] == str(status), body
+    assert body["@type"] == "Error", body
+    assert "Traceback" not in response.text
+    if code is not None:
+        assert body["code"] == code, body
+    return body
+
+
+def parse_instant(text: str) -> datetime:
+    """A canonical service timestamp (UTC, milliseconds, Z) as a datetime."""
+    assert CANONICAL_INSTANT.match(text), text
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import requests
 
+from tests.support import assert_tmf_error, parse_instant
 from tmf620_catalog.repository import COLLECTIONS
 
 TIMEOUT = 10
-CANONICAL_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 # Resource path -> the @type the server gives it.
 TYPE_NAMES = {
@@ -41,23 +41,6 @@ def patch(
     http: requests.Session, url: str, body: Any, content_type: str = "application/json", **headers: str
 ) -> requests.Response:
     return http.patch(url, data=json.dumps(body), headers={"Content-Type": content_type, **headers}, timeout=TIMEOUT)
-
-
-def assert_tmf_error(response: requests.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert isinstance(body["code"], str) and body["code"]
-    assert isinstance(body["reason"], str) and body["reason"]
-    assert isinstance(body["message"], str) and body["message"]
-    assert body["status"] == str(status)
-    assert body["@type"] == "Error"
-    return body
-
-
-def parse_instant(text: str) -> datetime:
-    assert CANONICAL_INSTANT.match(text), text
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 # ----------------------------------------------------------------------------------------------- create

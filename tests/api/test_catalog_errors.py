@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.support import assert_tmf_error
 from tmf620_catalog.repository import COLLECTIONS
 from tmf_common.resource_service import ResourceService
 
@@ -19,19 +20,6 @@ MAX_DEPTH = 32
 RESOURCES = list(COLLECTIONS)
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
-
-
-def assert_tmf_error(response: requests.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert isinstance(body["code"], str) and body["code"]
-    assert isinstance(body["reason"], str) and body["reason"]
-    assert isinstance(body["message"], str) and body["message"]
-    assert body["status"] == str(status)
-    assert body["@type"] == "Error"
-    assert "Traceback" not in response.text
-    return body
 
 
 def create(http: requests.Session, catalog_url: str, resource: str, body: dict[str, Any]) -> requests.Response:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.support import assert_tmf_error
 from tmf620_catalog.repository import COLLECTIONS
 
 TIMEOUT = 10
@@ -52,16 +53,6 @@ PRICES: dict[str, dict[str, Any]] = {
     "Loyalty discount": {"priceType": "discount", "percentage": 15, "unitOfMeasure": {"amount": 12, "units": "month"}},
     "Welcome discount": {"priceType": "discount", "percentage": 7.5, "unitOfMeasure": {"amount": 3, "units": "month"}},
 }
-
-
-def assert_tmf_error(response: requests.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert isinstance(body["code"], str) and body["code"]
-    assert isinstance(body["reason"], str) and body["reason"]
-    assert body["status"] == str(status)
-    assert body["@type"] == "Error"
-    return body
 
 
 def _create_all(http: requests.Session, url: str, bodies: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -31,6 +31,7 @@ from tests.payloads import (
     family_plan_order,
     sim_item,
 )
+from tests.support import assert_tmf_error, parse_instant
 from tmf622_product_ordering.domain.states import PRODUCT_ORDER_LIFECYCLE, ProductOrderState
 
 TIMEOUT = 10
@@ -39,7 +40,6 @@ ORDERS = "product_order"
 CANCELLATIONS = "cancel_product_order"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
-CANONICAL_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 OFFICIAL_SPEC = (
     Path(__file__).resolve().parents[3]
     / "shared"
@@ -75,23 +75,6 @@ def assert_conforms(definition: str, body: Any) -> None:
     assert not errors, f"Response is not a valid official {definition}:\n" + "\n".join(
         f"  {'/'.join(str(part) for part in error.absolute_path) or '<root>'}: {error.message}" for error in errors
     )
-
-
-def assert_tmf_error(response: requests.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert isinstance(body["code"], str) and body["code"]
-    assert isinstance(body["reason"], str) and body["reason"]
-    assert isinstance(body["message"], str) and body["message"]
-    assert body["status"] == str(status)
-    assert body["@type"] == "Error"
-    return body
-
-
-def parse_instant(text: str) -> datetime:
-    assert CANONICAL_INSTANT.match(text), text
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def post_order(http: requests.Session, url: str, body: Any, **headers: str) -> requests.Response:

@@ -16,6 +16,8 @@ from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from tests import support
+
 SERVICE_ORDERING = "/tmf-api/serviceOrdering/v4"
 ORDERS = "service_order"
 TASKS = "cancel_service_order"
@@ -168,16 +170,8 @@ def recorded_events(database: Any, resource_id: str, collection: str = ORDERS) -
 
 
 def assert_tmf_error(response: requests.Response, status: int, code: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert isinstance(body.get("code"), str) and body["code"], body
-    assert isinstance(body.get("reason"), str) and body["reason"], body
-    assert isinstance(body.get("message"), str) and body["message"], body
-    assert body["status"] == str(status), body
-    assert body["@type"] == "Error", body
+    body = support.assert_tmf_error(response, status, code)
     assert official_errors("Error", body) == []
-    if code is not None:
-        assert body["code"] == code, body
     return body
 
 
