@@ -44,6 +44,12 @@ def _to_resource(document: dict[str, Any]) -> StoredResource:
     return StoredResource(body=body, revision=int(document.get(REVISION, 0)), internal=internal)
 
 
+def _stored_events(events: Sequence[RecordedEvent], revision: int) -> list[dict[str, Any]]:
+    """Events as stored, each with the revision that caused it and its place in that write: together they order
+    a resource's events exactly, which per-resource ordered delivery relies on."""
+    return [{**event.to_storage(), "revision": revision, "index": index} for index, event in enumerate(events)]
+
+
 def _to_document(body: dict[str, Any]) -> dict[str, Any]:
     stored = to_storage({key: value for key, value in body.items() if key != "id"})
     assert isinstance(stored, dict)
@@ -69,7 +75,7 @@ class ResourceRepository:
             **_to_document(body),
             REVISION: 1,
             CREATED: created,
-            PENDING_EVENTS: [event.to_storage() for event in events],
+            PENDING_EVENTS: _stored_events(events, 1),
             **(internal or {}),
         }
         try:
@@ -118,7 +124,7 @@ class ResourceRepository:
         unset = {key: "" for key in _to_document(before.body) if key not in document}
         update: dict[str, Any] = {
             "$set": {**document, REVISION: before.revision + 1, **(internal or {})},
-            "$push": {PENDING_EVENTS: {"$each": [event.to_storage() for event in events]}},
+            "$push": {PENDING_EVENTS: {"$each": _stored_events(events, before.revision + 1)}},
         }
         if unset:
             update["$unset"] = unset
@@ -146,7 +152,7 @@ class ResourceRepository:
                 {"_id": resource_id, REVISION: revision, **_LIVE},
                 {
                     "$set": {DELETED: at, REVISION: revision + 1},
-                    "$push": {PENDING_EVENTS: {"$each": [event.to_storage() for event in events]}},
+                    "$push": {PENDING_EVENTS: {"$each": _stored_events(events, revision + 1)}},
                 },
             )
         return result.modified_count == 1
