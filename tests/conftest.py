@@ -43,7 +43,15 @@ def mongo_client(mongodb_uri: str) -> Iterator[MongoClient]:  # type: ignore[typ
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings(database_name=TEST_DATABASE, max_body_bytes=256 * 1024, validate_responses=False)
+    # The shared server does not relay events, so tests can read each resource's outbox (`_events`) as written;
+    # the event-hub tests start their own delivering server (tests/api/test_event_hub*.py).
+    return Settings(
+        database_name=TEST_DATABASE,
+        max_body_bytes=256 * 1024,
+        validate_responses=False,
+        deliver_events=False,
+        allow_private_callbacks=True,
+    )
 
 
 @pytest.fixture(scope="session")

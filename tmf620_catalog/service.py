@@ -42,6 +42,9 @@ class CatalogService:
             )
         }
 
+    def services(self) -> list[ResourceService]:
+        return list(self._by_key.values())
+
     @staticmethod
     def _referrer_finder(repositories: dict[str, ResourceRepository], key: str) -> domain.ReferrerFinder:
         def find_referrer(entity_id: str) -> str | None:

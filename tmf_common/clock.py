@@ -5,16 +5,14 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
-# Millisecond precision with a Z suffix: fixed width, so string order equals time order in the database.
-_CANONICAL_FORMAT = "%Y-%m-%dT%H:%M:%S."
-
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})$")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def format_instant(moment: datetime) -> str:
-    utc = moment.astimezone(UTC)
-    return utc.strftime(_CANONICAL_FORMAT) + f"{utc.microsecond // 1000:03d}Z"
+    # Millisecond precision with a Z suffix: fixed width, so string order equals time order in the database.
+    # isoformat, not strftime: glibc's %Y does not pad years before 1000 to four digits.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def utc_now() -> str:
@@ -34,7 +32,7 @@ def canonical_date_time(text: str) -> str | None:
         normalized = normalized[:-1] + "+00:00"
     try:
         return format_instant(datetime.fromisoformat(normalized))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: the instant in UTC falls outside years 1 to 9999
         return None
 
 

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from tmf_common.errors import TmfError, body_for, error_body
-from tmf_common.jsoncodec import check_depth, dumps, loads
+from tmf_common.jsoncodec import check_depth, check_integers, dumps, loads
 from tmf_common.lifecycle import AttributeNotPatchable, ForbiddenTransition, LifecycleError, UnknownState
 
 JSON_MEDIA_TYPE = "application/json;charset=utf-8"
@@ -218,6 +218,7 @@ class BodyLimitMiddleware:
                 # Strict parse first: connexion's json.loads would accept NaN and Infinity, which the database
                 # cannot store, and fail on invalid UTF-8 with a 500.
                 loads(body)
+                check_integers(body)
             except TmfError as error:
                 await self._refuse(send, error.status, error.message)
                 return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -26,6 +27,25 @@ def loads(raw: bytes | str) -> Any:
 
 
 _STRUCTURAL = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_LONG_DIGITS = re.compile(rb"\d{19}")
+
+
+def check_integers(raw: bytes) -> None:
+    """Raise BadRequest when the JSON text holds an integer outside the signed 64-bit range.
+
+    orjson reads such an integer as a float and Python's json (connexion's parser) as an int, which then breaks
+    every orjson.dumps of the body (idempotency fingerprints, patch change detection) before storage refuses it.
+    Only a body with a run of 19 digits can hold one, so other bodies are not parsed again.
+    """
+    if _LONG_DIGITS.search(raw) is not None:
+        json.loads(raw, parse_int=_int64)
+
+
+def _int64(text: str) -> int:
+    value = int(text)
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        raise BadRequest(f"The integer {text} is outside the 64-bit range this service stores; send it as a string")
+    return value
 
 
 def check_depth(raw: bytes, max_depth: int) -> None:
@@ -51,7 +71,14 @@ def _escape(match: re.Match[str]) -> str:
     return f"%{ord(match.group()):02X}"
 
 
+# An empty key can be inserted but not named in an update (`$set` refuses an empty field path). A lone `%` stands
+# for it: every `%` of a client key is stored as `%25`, so no other key is stored as `%`.
+_EMPTY_KEY = "%"
+
+
 def _encode_key(key: str) -> str:
+    if not key:
+        return _EMPTY_KEY
     key = _KEY_ESCAPES.sub(_escape, key)
     if key.startswith("$"):
         key = "%24" + key[1:]
@@ -66,6 +93,8 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _decode_key(key: str) -> str:
+    if key == _EMPTY_KEY:
+        return ""
     if "%" in key:
         key = _ESCAPED.sub(lambda match: chr(int(match.group(1), 16)), key)
     return key

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import unquote
 
-from tmf_common.clock import canonical_filter_instant, format_instant
+from tmf_common.clock import canonical_filter_instant
 from tmf_common.errors import BadRequest
 
 RESERVED_PARAMETERS = frozenset({"fields", "offset", "limit", "sort"})
@@ -121,13 +121,16 @@ def _strip_quotes(value: str) -> tuple[str, bool]:
     return value, False
 
 
-def _day_range(text: str) -> tuple[str, str] | None:
+def _next_day(text: str) -> str | None:
+    """The bare date after the bare date text, or None when text is not a date."""
     try:
         day = date.fromisoformat(text)
     except ValueError:
         return None
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return format_instant(start), format_instant(start + timedelta(days=1))
+    if day == date.max:
+        # 9999-12-31 has no next day; as an exclusive string bound, "9999-12-32" still follows all its instants.
+        return "9999-12-32"
+    return (day + timedelta(days=1)).isoformat()
 
 
 def _candidates(raw_value: str) -> tuple[str, list[Any]]:
@@ -150,11 +153,11 @@ def _candidates(raw_value: str) -> tuple[str, list[Any]]:
 def _equality(path: str, raw_value: str) -> dict[str, Any]:
     value, candidates = _candidates(raw_value)
     if _BARE_DATE.match(value) and raw_value == value:
-        day = _day_range(value)
-        if day is not None:
+        next_day = _next_day(value)
+        if next_day is not None:
             # A bare date matches itself and every instant of that UTC day: everything from the date up to,
             # not including, the next day's bare date (canonical instants sort between the two).
-            return {path: {"$gte": value, "$lt": day[1][:10]}}
+            return {path: {"$gte": value, "$lt": next_day}}
     return {path: candidates[0] if len(candidates) == 1 else {"$in": candidates}}
 
 
@@ -180,7 +183,7 @@ def _regex(path: str, raw_value: str) -> dict[str, Any]:
         raise BadRequest(f"Regular expression filter on '{path}' must have 1 to {MAX_REGEX_LENGTH} characters")
     try:
         re.compile(pattern)
-    except re.error as error:
+    except (re.error, OverflowError) as error:  # OverflowError: a repetition count such as a{4294967295}
         raise BadRequest(f"Invalid regular expression for '{path}': {error}") from error
     if re.search(r"\(\?[=!<]|\\[1-9]", pattern):
         raise BadRequest(f"Regular expression for '{path}' uses lookaround or backreferences, not supported")

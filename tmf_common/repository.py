@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +62,12 @@ class ResourceRepository:
     def __init__(self, collection: Collection, guard: WriteGuard | None = None) -> None:
         self.collection = collection
         self.guard: WriteGuard = guard or AtomicServerGuard()
+        # Told (collection, id) after every write that recorded events, so delivery can start at once.
+        self.on_recorded: Callable[[str, str], None] | None = None
+
+    def _recorded(self, resource_id: str, events: Sequence[RecordedEvent]) -> None:
+        if events and self.on_recorded is not None:
+            self.on_recorded(self.collection.name, resource_id)
 
     def insert(
         self,
@@ -82,6 +88,7 @@ class ResourceRepository:
             self.collection.insert_one(document)
         except DuplicateKeyError as error:
             raise Conflict(f"A resource with id '{body['id']}' already exists") from error
+        self._recorded(body["id"], events)
         return _to_resource(document)
 
     def get(self, resource_id: str, projection: dict[str, int] | None = None) -> StoredResource | None:
@@ -137,6 +144,7 @@ class ResourceRepository:
             result = self.collection.update_one({"_id": resource_id, REVISION: before.revision, **_LIVE}, update)
         if result.modified_count != 1:
             return None
+        self._recorded(resource_id, events)
         return StoredResource(
             body=from_storage({"id": before.body["id"], **document}),
             revision=before.revision + 1,
@@ -155,7 +163,10 @@ class ResourceRepository:
                     "$push": {PENDING_EVENTS: {"$each": _stored_events(events, revision + 1)}},
                 },
             )
-        return result.modified_count == 1
+        if result.modified_count != 1:
+            return False
+        self._recorded(resource_id, events)
+        return True
 
     def pending_events(self, resource_id: str) -> builtins.list[dict[str, Any]]:
         document = self.collection.find_one({"_id": resource_id}, {PENDING_EVENTS: 1})

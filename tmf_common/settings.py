@@ -24,6 +24,16 @@ class Settings:
     default_page_limit: int = DEFAULT_PAGE_LIMIT
     max_page_limit: int = MAX_PAGE_LIMIT
     validate_responses: bool = False
+    # Callbacks to private and loopback addresses: refused by default (SSRF), allowed for development and tests.
+    allow_private_callbacks: bool = False
+    # Relay and deliver events in this process; a process that only serves the API may turn it off.
+    deliver_events: bool = True
+    event_poll_seconds: float = 1.0
+    # Webhook retry policy (tmf_common.retry.WEBHOOK_RETRY_POLICY by default; tests shorten it).
+    webhook_max_attempts: int = 25
+    webhook_first_delay_seconds: float = 1.0
+    webhook_max_delay_seconds: float = 300.0
+    webhook_max_age_seconds: float = 7200.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -39,4 +49,11 @@ class Settings:
             max_body_bytes=int(env.get("TMF_MAX_BODY_BYTES", str(cls.max_body_bytes))),
             max_json_depth=int(env.get("TMF_MAX_JSON_DEPTH", str(cls.max_json_depth))),
             validate_responses=env.get("TMF_VALIDATE_RESPONSES", "") in ("1", "true", "yes"),
+            allow_private_callbacks=env.get("TMF_ALLOW_PRIVATE_CALLBACKS", "") in ("1", "true", "yes"),
+            deliver_events=env.get("TMF_DELIVER_EVENTS", "1") not in ("0", "false", "no"),
+            event_poll_seconds=float(env.get("TMF_EVENT_POLL_SECONDS", "1.0")),
+            webhook_max_attempts=int(env.get("TMF_WEBHOOK_MAX_ATTEMPTS", "25")),
+            webhook_first_delay_seconds=float(env.get("TMF_WEBHOOK_FIRST_DELAY_SECONDS", "1.0")),
+            webhook_max_delay_seconds=float(env.get("TMF_WEBHOOK_MAX_DELAY_SECONDS", "300")),
+            webhook_max_age_seconds=float(env.get("TMF_WEBHOOK_MAX_AGE_SECONDS", "7200")),
         )

@@ -6,10 +6,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import connexion
+import requests
 from connexion.options import SwaggerUIOptions
 from pymongo import MongoClient
 from pymongo.database import Database
@@ -20,13 +22,19 @@ from tmf622_product_ordering import repository as ordering_repository
 from tmf622_product_ordering.service import product_ordering_service
 from tmf641_service_ordering import repository as service_repository
 from tmf641_service_ordering.service import service_ordering_service
+from tmf_common import delivery
+from tmf_common import hub as hub_module
+from tmf_common.delivery import DeliveryWorker, EventSource
 from tmf_common.http import BodyLimitMiddleware, install_error_handlers, json_response
+from tmf_common.hub import EventApi, HubService
 from tmf_common.mongo import connect, ensure_indexes
 from tmf_common.openapi_bundle import api_spec_path, bundle
 from tmf_common.ordering_service import OrderingService
+from tmf_common.retry import RetryPolicy
 from tmf_common.schemas import SchemaValidators
 from tmf_common.settings import Settings
 from tmf_common.write_guard import guard_for
+from tmf_server.event_pump import EventPump
 
 log = logging.getLogger("tmf.server")
 
@@ -41,6 +49,7 @@ APIS = (
     ApiModule("tmf620-product-catalog.yaml", "tmf620"),
     ApiModule("tmf622-product-ordering.yaml", "tmf622"),
     ApiModule("tmf641-service-ordering.yaml", "tmf641"),
+    ApiModule("event-delivery.yaml", "eventDelivery"),
 )
 SERVICE_SPEC = "service.yaml"
 
@@ -55,19 +64,68 @@ class Services:
     catalog: CatalogService
     product_ordering: OrderingService
     service_ordering: OrderingService
+    hub: HubService
+    events: EventPump
+
+
+EVENT_APIS = {
+    "tmf620": EventApi("productCatalogManagement", "/tmf-api/productCatalogManagement/v4"),
+    "tmf622": EventApi("productOrderingManagement", "/tmf-api/productOrderingManagement/v4"),
+    "tmf641": EventApi("serviceOrdering", "/tmf-api/serviceOrdering/v4"),
+}
 
 
 def build_services(settings: Settings, client: MongoClient, specs: dict[str, dict[str, Any]]) -> Services:
     database = client[settings.database_name]
-    ensure_indexes(database, [*catalog_repository.INDEXES, *ordering_repository.INDEXES, *service_repository.INDEXES])
+    ensure_indexes(
+        database,
+        [
+            *catalog_repository.INDEXES,
+            *ordering_repository.INDEXES,
+            *service_repository.INDEXES,
+            *hub_module.INDEXES,
+            *delivery.INDEXES,
+        ],
+    )
     guard = guard_for(database)
+    catalog = CatalogService(database, SchemaValidators(specs["tmf620"]), settings, guard)
+    product_ordering = product_ordering_service(database, SchemaValidators(specs["tmf622"]), settings, guard)
+    service_ordering = service_ordering_service(database, SchemaValidators(specs["tmf641"]), settings, guard)
+    hub = HubService(database, settings, list(EVENT_APIS.values()), guard)
+    sources = [
+        *(EventSource(EVENT_APIS["tmf620"].name, service.repository) for service in catalog.services()),
+        *(
+            EventSource(EVENT_APIS["tmf622"].name, s.repository)
+            for s in (product_ordering.orders, product_ordering.cancellations)
+        ),
+        *(
+            EventSource(EVENT_APIS["tmf641"].name, s.repository)
+            for s in (service_ordering.orders, service_ordering.cancellations)
+        ),
+    ]
+    session = requests.Session()
+    session.headers["User-Agent"] = "tmf-order-orchestration/0.1 (event hub)"
+    policy = RetryPolicy(
+        max_attempts=settings.webhook_max_attempts,
+        first_delay=timedelta(seconds=settings.webhook_first_delay_seconds),
+        multiplier=2.0,
+        max_delay=timedelta(seconds=settings.webhook_max_delay_seconds),
+        jitter=0.2,
+        max_age=timedelta(seconds=settings.webhook_max_age_seconds),
+    )
+    worker = DeliveryWorker(database, hub, delivery.http_sender(session), policy)
+    pump = EventPump(delivery.EventRelay(database, sources, hub, guard), worker, settings.event_poll_seconds)
+    for source in sources:
+        source.repository.on_recorded = pump.notify
     return Services(
         settings=settings,
         client=client,
         database=database,
-        catalog=CatalogService(database, SchemaValidators(specs["tmf620"]), settings, guard),
-        product_ordering=product_ordering_service(database, SchemaValidators(specs["tmf622"]), settings, guard),
-        service_ordering=service_ordering_service(database, SchemaValidators(specs["tmf641"]), settings, guard),
+        catalog=catalog,
+        product_ordering=product_ordering,
+        service_ordering=service_ordering,
+        hub=hub,
+        events=pump,
     )
 
 
@@ -85,9 +143,13 @@ def create_app(settings: Settings, mongodb_uri: str) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
         client = connect(mongodb_uri)
+        services = build_services(settings, client, specs)
+        if settings.deliver_events:
+            services.events.start()
         try:
-            yield {"services": build_services(settings, client, specs)}
+            yield {"services": services}
         finally:
+            services.events.stop()
             client.close()
 
     app = connexion.AsyncApp(__name__, lifespan=lifespan)

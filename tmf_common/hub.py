@@ -1,0 +1,169 @@
+"""Event hub subscriptions: listeners registered per API, with a validated callback and a parsed query."""
+
+from __future__ import annotations
+
+import builtins
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo.database import Database
+
+from tmf_common.callbacks import CallbackPolicy, CallbackRefused, default_resolver, validate_callback
+from tmf_common.clock import utc_now
+from tmf_common.errors import BadRequest, NotFound
+from tmf_common.event_filter import EventFilter
+from tmf_common.http import RequestContext
+from tmf_common.mongo import IndexSpec
+from tmf_common.query import build_list_query, parse_fields
+from tmf_common.repository import ResourceRepository, StoredResource
+from tmf_common.settings import Settings
+from tmf_common.write_guard import WriteGuard
+
+SUBSCRIPTIONS = "hub_subscription"
+API = "_api"
+SECRET = "_secret"
+BACKOFF_UNTIL = "_backoffUntil"
+INDEXES = [IndexSpec(SUBSCRIPTIONS, [(API, 1), ("_created", 1)])]
+# Subscriptions change rarely and are read for every relayed event: a short cache keeps that off the database.
+SUBSCRIPTION_CACHE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class EventApi:
+    """An API whose resources record events, and where its hub lives."""
+
+    name: str
+    base_path: str
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: str
+    api: str
+    callback: str
+    filter: EventFilter
+    secret: str | None
+    backoff_until: str | None = None
+
+
+class HubService:
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        apis: list[EventApi],
+        guard: WriteGuard,
+        resolve: Callable[[str, int], list[str]] = default_resolver,
+    ) -> None:
+        self.repository = ResourceRepository(database[SUBSCRIPTIONS], guard)
+        self.settings = settings
+        self.apis = apis
+        self.policy = CallbackPolicy(
+            allow_private=settings.allow_private_callbacks, allow_loopback=settings.allow_private_callbacks
+        )
+        self.resolve = resolve
+        self._cache: dict[str, tuple[float, list[Subscription]]] = {}
+
+    def api_for_path(self, path: str) -> EventApi:
+        for api in self.apis:
+            if path.startswith(api.base_path + "/"):
+                return api
+        raise NotFound(f"No event hub at {path}")
+
+    def register(self, api: EventApi, body: dict[str, Any], context: RequestContext) -> StoredResource:
+        try:
+            callback = validate_callback(str(body["callback"]), self.policy, self.resolve)
+        except CallbackRefused as refused:
+            raise BadRequest(f"callback refused: {refused.reason}", code="CALLBACK_REFUSED") from refused
+        query = body.get("query") or ""
+        EventFilter.parse(query)  # an invalid query is refused now, never a subscription that matches nothing
+        secret = body.get("secret")
+        subscription_id = str(uuid.uuid4())
+        resource = {
+            "id": subscription_id,
+            "href": f"{context.base_url}{api.base_path}/hub/{subscription_id}",
+            "callback": callback,
+            "query": query,
+            "signed": secret is not None,
+        }
+        stored = self.repository.insert(resource, [], utc_now(), {API: api.name, SECRET: secret})
+        self._cache.pop(api.name, None)
+        return stored
+
+    def retrieve(self, api: EventApi, subscription_id: str, fields: str | None = None) -> StoredResource:
+        found = self.repository.find_one({"_id": subscription_id, API: api.name})
+        if found is None:
+            raise NotFound(f"No hub subscription with id '{subscription_id}'")
+        projection = parse_fields(fields)
+        if projection is None:
+            return found
+        kept = {key: value for key, value in found.body.items() if key in projection or key in ("id", "href")}
+        return StoredResource(kept, found.revision, found.internal)
+
+    def list(
+        self,
+        api: EventApi,
+        context: RequestContext,
+        fields: str | None,
+        sort: str | None,
+        offset: int | None,
+        limit: int | None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        query = build_list_query(
+            context.raw_query,
+            fields=fields,
+            sort=sort,
+            offset=offset,
+            limit=limit,
+            default_limit=self.settings.default_page_limit,
+            max_limit=self.settings.max_page_limit,
+        )
+        scoped = type(query)(
+            filter={"$and": [query.filter, {API: api.name}]} if query.filter else {API: api.name},
+            sort=query.sort,
+            projection=query.projection,
+            offset=query.offset,
+            limit=query.limit,
+        )
+        return self.repository.list(scoped)
+
+    def unregister(self, api: EventApi, subscription_id: str) -> None:
+        result = self.repository.collection.delete_one({"_id": subscription_id, API: api.name})
+        if result.deleted_count != 1:
+            raise NotFound(f"No hub subscription with id '{subscription_id}'")
+        self._cache.pop(api.name, None)
+
+    def remove(self, subscription_id: str) -> None:
+        """Drop a subscription whatever its API (a listener answered 410 Gone)."""
+        self.repository.collection.delete_one({"_id": subscription_id})
+        self._cache.clear()
+
+    def subscriptions(self, api_name: str) -> builtins.list[Subscription]:
+        cached = self._cache.get(api_name)
+        if cached is not None and time.monotonic() - cached[0] < SUBSCRIPTION_CACHE_SECONDS:
+            return cached[1]
+        found = [self._subscription(document) for document in self.repository.collection.find({API: api_name})]
+        self._cache[api_name] = (time.monotonic(), found)
+        return found
+
+    def get(self, subscription_id: str) -> Subscription | None:
+        document = self.repository.collection.find_one({"_id": subscription_id})
+        return None if document is None else self._subscription(document)
+
+    def back_off(self, subscription_id: str, until: str | None) -> None:
+        """Hold every delivery to a failing subscriber until `until` (None lifts the hold)."""
+        self.repository.collection.update_one({"_id": subscription_id}, {"$set": {BACKOFF_UNTIL: until}})
+
+    @staticmethod
+    def _subscription(document: dict[str, Any]) -> Subscription:
+        return Subscription(
+            id=document["_id"],
+            api=document[API],
+            callback=document["callback"],
+            filter=EventFilter.parse(document.get("query")),
+            secret=document.get(SECRET),
+            backoff_until=document.get(BACKOFF_UNTIL),
+        )

@@ -1,0 +1,83 @@
+"""The scheduler job that relays recorded events and sends due deliveries: woken by writes, polling as safety net."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from tmf_common.delivery import DeliveryWorker, EventRelay
+
+log = logging.getLogger("tmf.events")
+JOB_ID = "event-pump"
+
+
+class EventPump:
+    """Runs relay and delivery in a background thread (APScheduler), never on the request event loop.
+
+    A write that records events calls notify(); the job then runs at once for that resource. The interval run
+    is the safety net: it relays whatever other processes (or a crash) left behind and sends retries that fell due.
+    """
+
+    def __init__(self, relay: EventRelay, worker: DeliveryWorker, poll_seconds: float = 1.0) -> None:
+        self.relay = relay
+        self.worker = worker
+        self.poll_seconds = poll_seconds
+        self.scheduler = BackgroundScheduler(timezone=UTC)
+        self._hints: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        self._dirty = threading.Event()
+        self._running = False
+
+    def start(self) -> None:
+        self.scheduler.add_job(
+            self.run,
+            "interval",
+            seconds=self.poll_seconds,
+            id=JOB_ID,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+        self.scheduler.start()
+        self._running = True
+
+    def stop(self) -> None:
+        if self._running:
+            self._running = False
+            self.scheduler.shutdown(wait=True)
+        self.worker.close()
+
+    def notify(self, collection: str, resource_id: str) -> None:
+        with self._lock:
+            self._hints.add((collection, resource_id))
+        self._dirty.set()
+        if self._running:
+            try:
+                self.scheduler.modify_job(JOB_ID, next_run_time=datetime.now(UTC))
+            except Exception:  # the scheduler is shutting down; the next start relays from the database
+                log.debug("event pump not woken", exc_info=True)
+
+    def run(self) -> None:
+        """One job run: keep going while writes keep waking it, so a wake during a run is never lost."""
+        try:
+            full_scan = True
+            while True:
+                self._dirty.clear()
+                with self._lock:
+                    hints, self._hints = self._hints, set()
+                by_collection: dict[str, list[str]] = {}
+                for collection, resource_id in hints:
+                    by_collection.setdefault(collection, []).append(resource_id)
+                for collection, resource_ids in by_collection.items():
+                    self.relay.relay_documents(collection, resource_ids)
+                if full_scan:
+                    self.relay.relay_all()
+                    full_scan = False
+                self.worker.deliver_due()
+                if not self._dirty.is_set():
+                    return
+        except Exception:
+            log.exception("event pump run failed; the next run retries")
