@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 .PHONY: run test setup db lint typecheck pytest bench clean
 
 run: setup
-	$(BIN)/tmf-server serve
+	# Local development: callbacks to loopback and private addresses are allowed (production leaves this off).
+	TMF_ALLOW_PRIVATE_CALLBACKS=$${TMF_ALLOW_PRIVATE_CALLBACKS:-1} $(BIN)/tmf-server serve
 
 test: setup lint typecheck pytest
 
