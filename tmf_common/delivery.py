@@ -9,16 +9,16 @@ import os
 import random
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import requests
-from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -35,10 +35,10 @@ from tmf_common.write_guard import WriteGuard
 EVENT_LOG = "event_log"
 DELIVERIES = "event_delivery"
 DELIVERY_CLAIMS = "event_delivery_claim"
+STREAMS = "event_delivery_stream"
 EVENT_ID_HEADER = "X-Event-Id"
 INDEXES = [
-    IndexSpec(DELIVERIES, [("state", 1), ("nextAttemptAt", 1)]),
-    IndexSpec(DELIVERIES, [("subscriptionId", 1), ("orderKey", 1), ("revision", 1), ("index", 1)]),
+    IndexSpec(DELIVERIES, [("subscriptionId", 1), ("state", 1)]),
     IndexSpec(EVENT_LOG, [("api", 1), ("recordedAt", 1)]),
 ]
 log = logging.getLogger("tmf.delivery")
@@ -54,6 +54,7 @@ class DeliveryState(StrEnum):
 
 
 OPEN_STATES = [DeliveryState.PENDING, DeliveryState.IN_FLIGHT, DeliveryState.WAITING_RETRY]
+FINAL_STATES = [DeliveryState.DELIVERED, DeliveryState.DEAD_LETTER, DeliveryState.DROPPED]
 
 
 def _now() -> datetime:
@@ -62,6 +63,97 @@ def _now() -> datetime:
 
 def _stamp(moment: datetime) -> str:
     return format_instant(moment)
+
+
+def stream_id(subscription_id: str, order_key: str) -> str:
+    return f"{subscription_id}|{order_key}"
+
+
+@dataclass(frozen=True, order=True)
+class StreamEntry:
+    """One open delivery in a stream, ordered by the revision and position of the event that caused it."""
+
+    delivery_id: str = field(compare=False)
+    revision: int
+    index: int
+
+    def to_document(self) -> dict[str, Any]:
+        return {"id": self.delivery_id, "revision": self.revision, "index": self.index}
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> StreamEntry:
+        return cls(document["id"], int(document["revision"]), int(document["index"]))
+
+
+class DeliveryStreams:
+    """The open deliveries of one subscription for one resource, in event order: only the head is sent.
+
+    Every read and write is by `_id`, and a stream exists only while it holds open deliveries, so the hot path
+    never scans (FerretDB 1.24 scans for anything but `_id`). Writes are conditional on the stream's revision
+    through the write guard, because relays and senders in several processes change the same stream.
+    """
+
+    def __init__(self, database: Database, guard: WriteGuard) -> None:
+        self.collection = database[STREAMS]
+        self.guard = guard
+
+    def head(self, stream: str) -> StreamEntry | None:
+        document = self.collection.find_one({"_id": stream})
+        entries = (document or {}).get("open") or []
+        return StreamEntry.from_document(entries[0]) if entries else None
+
+    def add(self, stream: str, entries: list[StreamEntry]) -> None:
+        subscription_id = stream.split("|", 1)[0]
+        self._change(stream, lambda current: sorted(set(current) | set(entries)), subscription_id)
+
+    def remove(self, stream: str, delivery_id: str) -> None:
+        self._change(stream, lambda current: [e for e in current if e.delivery_id != delivery_id], None)
+
+    def all(self, limit: int = 1000) -> list[str]:
+        return [document["_id"] for document in self.collection.find({}, {"_id": 1}).limit(limit)]
+
+    def _write(self, stream: str, revision: int, entries: list[StreamEntry]) -> bool:
+        if entries:
+            updated = self.collection.update_one(
+                {"_id": stream, REVISION: revision},
+                {"$set": {"open": [e.to_document() for e in entries], REVISION: revision + 1}},
+            )
+            return updated.modified_count == 1
+        # An empty stream is removed, so that the safety-net scan only ever reads streams with work in them.
+        return self.collection.delete_one({"_id": stream, REVISION: revision}).deleted_count == 1
+
+    def _change(
+        self, stream: str, change: Callable[[list[StreamEntry]], list[StreamEntry]], subscription_id: str | None
+    ) -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            document = self.collection.find_one({"_id": stream})
+            if document is None:
+                entries = change([])
+                if not entries:
+                    return
+                try:
+                    self.collection.insert_one(
+                        {
+                            "_id": stream,
+                            "subscriptionId": subscription_id,
+                            "open": [e.to_document() for e in entries],
+                            REVISION: 1,
+                        }
+                    )
+                    return
+                except DuplicateKeyError:
+                    continue  # created meanwhile: change that one
+            revision = int(document.get(REVISION, 1))
+            current = [StreamEntry.from_document(entry) for entry in document.get("open") or []]
+            entries = change(current)
+            if entries == current:
+                return
+            with self.guard.hold(STREAMS, stream, revision + 1) as mine:
+                if mine and self._write(stream, revision, entries):
+                    return
+            time.sleep(random.uniform(0.001, 0.01))
+        raise RuntimeError(f"delivery stream {stream} is too busy to change")
 
 
 @dataclass(frozen=True)
@@ -86,35 +178,38 @@ class EventRelay:
         self.sources = {source.repository.collection.name: source for source in sources}
         self.hub = hub
         self.guard = guard
+        self.streams = DeliveryStreams(database, guard)
 
-    def relay_documents(self, collection: str, resource_ids: Iterable[str]) -> int:
+    def relay_documents(self, collection: str, resource_ids: Iterable[str]) -> set[str]:
+        """Relay the events of the given resources; returns the delivery streams that received deliveries."""
         source = self.sources.get(collection)
+        touched: set[str] = set()
         if source is None:
-            return 0
-        relayed = 0
+            return touched
         for resource_id in resource_ids:
             document = source.repository.collection.find_one(
                 {"_id": resource_id}, {PENDING_EVENTS: 1, REVISION: 1, DELETED: 1}
             )
             if document is not None:
-                relayed += self._relay(source, document)
-        return relayed
+                touched |= self._relay(source, document)
+        return touched
 
-    def relay_all(self, limit: int = 200) -> int:
+    def relay_all(self, limit: int = 200) -> set[str]:
         """The safety net: every resource that still holds events (written by another process, or left by a crash)."""
-        relayed = 0
+        touched: set[str] = set()
         for source in self.sources.values():
             documents = source.repository.collection.find(
                 {f"{PENDING_EVENTS}.0": {"$exists": True}}, {PENDING_EVENTS: 1, REVISION: 1, DELETED: 1}
             ).limit(limit)
             for document in documents:
-                relayed += self._relay(source, document)
-        return relayed
+                touched |= self._relay(source, document)
+        return touched
 
-    def _relay(self, source: EventSource, document: dict[str, Any]) -> int:
+    def _relay(self, source: EventSource, document: dict[str, Any]) -> set[str]:
         stored_events = document.get(PENDING_EVENTS) or []
         if not stored_events:
-            return 0
+            return set()
+        queued: dict[str, list[StreamEntry]] = {}
         subscriptions = self.hub.subscriptions(source.api)
         now = _stamp(_now())
         for stored in stored_events:
@@ -135,10 +230,13 @@ class EventRelay:
             )
             for subscription in subscriptions:
                 if subscription.filter.matches(envelope):
+                    delivery_id = f"{subscription.id}:{event.event_id}"
+                    entry = StreamEntry(delivery_id, int(stored.get("revision", 0)), int(stored.get("index", 0)))
+                    queued.setdefault(stream_id(subscription.id, order_key), []).append(entry)
                     self._insert(
                         self.deliveries,
                         {
-                            "_id": f"{subscription.id}:{event.event_id}",
+                            "_id": delivery_id,
                             "subscriptionId": subscription.id,
                             "eventId": event.event_id,
                             "eventType": event.event_type,
@@ -152,6 +250,8 @@ class EventRelay:
                             "history": [],
                         },
                     )
+        for stream, entries in queued.items():
+            self.streams.add(stream, entries)
         collection = source.repository.collection
         with self.guard.hold(collection.name, document["_id"], document.get(REVISION, 0) + 1) as mine:
             if mine:
@@ -165,7 +265,7 @@ class EventRelay:
                     collection.delete_one(
                         {"_id": document["_id"], REVISION: document.get(REVISION, 0), PENDING_EVENTS: []}
                     )
-        return len(stored_events)
+        return set(queued)
 
     @staticmethod
     def _insert(collection: Any, document: dict[str, Any]) -> None:
@@ -198,9 +298,13 @@ def http_sender(session: requests.Session, timeout: tuple[float, float] = (3.05,
 
 
 class DeliveryWorker:
-    """Sends due deliveries. A delivery is claimed by inserting a claim keyed by (delivery, attempt), which only
-    one process can do; the claim holder sets a lease, so a delivery whose sender died is due again when the
-    lease expires and the next attempt is claimed under a new key."""
+    """Sends the head delivery of each stream. An attempt is claimed by inserting a claim keyed by (delivery,
+    replay generation, attempt), which only one process can do; the claim holder sets a lease, so a delivery
+    whose sender died is due again when the lease expires, and its next attempt is claimed under a new key.
+
+    Each subscription is drained by at most one thread of this process at a time, so a slow or dead listener
+    holds only its own thread while other subscribers are served.
+    """
 
     def __init__(
         self,
@@ -209,83 +313,102 @@ class DeliveryWorker:
         sender: Sender,
         policy: RetryPolicy = WEBHOOK_RETRY_POLICY,
         lease: timedelta = timedelta(seconds=30),
-        per_subscriber: int = 4,
         pool_size: int = 16,
     ) -> None:
-        self.database = database
         self.deliveries = database[DELIVERIES]
         self.claims = database[DELIVERY_CLAIMS]
         self.log = database[EVENT_LOG]
+        self.streams = DeliveryStreams(database, hub.repository.guard)
         self.hub = hub
         self.sender = sender
         self.policy = policy
         self.lease = lease
-        self.per_subscriber = per_subscriber
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="delivery")
         self._lock = threading.Lock()
+        self._pending: dict[str, set[str]] = {}
+        self._busy: set[str] = set()
+        self._closed = False
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=False)
+        self._closed = True
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def deliver_due(self, limit: int = 200) -> int:
-        """Send every delivery that is due now, in order per subscription and resource; returns how many were sent."""
-        now = _now()
-        due = list(
-            self.deliveries.find({"state": {"$in": OPEN_STATES}, "nextAttemptAt": {"$lte": _stamp(now)}})
-            .sort([("revision", ASCENDING), ("index", ASCENDING)])
-            .limit(limit)
-        )
-        batches: dict[str, list[dict[str, Any]]] = {}
-        seen_keys: set[tuple[str, str]] = set()
-        for delivery in due:
-            key = (delivery["subscriptionId"], delivery["orderKey"])
-            if key in seen_keys:
-                continue  # one per subscription and resource at a time keeps them in order
-            seen_keys.add(key)
-            if self._has_earlier_open(delivery):
+    def dispatch(self, streams: Iterable[str]) -> None:
+        """Queue streams for sending; each subscription's streams are drained by one pool thread."""
+        to_start: list[str] = []
+        with self._lock:
+            for stream in streams:
+                subscription_id = stream.split("|", 1)[0]
+                self._pending.setdefault(subscription_id, set()).add(stream)
+                if subscription_id not in self._busy:
+                    self._busy.add(subscription_id)
+                    to_start.append(subscription_id)
+        for subscription_id in to_start:
+            if self._closed:
+                return
+            self.pool.submit(self._drain, subscription_id)
+
+    def deliver_due(self) -> None:
+        """The safety net: look at every open stream (retries that fell due, work left by other processes)."""
+        self.dispatch(self.streams.all())
+
+    def _drain(self, subscription_id: str) -> None:
+        while not self._closed:
+            with self._lock:
+                streams = self._pending.pop(subscription_id, set())
+                if not streams:
+                    self._busy.discard(subscription_id)
+                    return
+            try:
+                subscription = self.hub.get(subscription_id)
+                for stream in sorted(streams):
+                    if not self._advance(subscription, stream):
+                        break  # the subscriber is backed off: its other streams wait for the next poll
+            except Exception:
+                log.exception("delivery to subscription %s failed; the next poll retries", subscription_id)
+
+    def _advance(self, subscription: Subscription | None, stream: str) -> bool:
+        """Send the stream's deliveries in order while they succeed; False when the subscriber must wait."""
+        while True:
+            head = self.streams.head(stream)
+            if head is None:
+                return True
+            delivery = self.deliveries.find_one({"_id": head.delivery_id})
+            if delivery is None or delivery["state"] in FINAL_STATES:
+                self.streams.remove(stream, head.delivery_id)
                 continue
-            batches.setdefault(delivery["subscriptionId"], []).append(delivery)
-        futures = []
-        for subscription_id, deliveries in batches.items():
-            subscription = self.hub.get(subscription_id)
             if subscription is None:
-                for delivery in deliveries:
-                    self._finish(delivery, DeliveryState.DROPPED, "subscription removed")
+                self._finish(delivery, DeliveryState.DROPPED, "subscription removed")
+                self.streams.remove(stream, head.delivery_id)
                 continue
-            if subscription.backoff_until is not None and subscription.backoff_until > _stamp(now):
-                continue
-            for delivery in deliveries[: self.per_subscriber]:
-                futures.append(self.pool.submit(self._attempt, subscription, delivery))
-        return sum(1 for future in futures if future.result())
-
-    def _has_earlier_open(self, delivery: dict[str, Any]) -> bool:
-        earlier = self.deliveries.find_one(
-            {
-                "subscriptionId": delivery["subscriptionId"],
-                "orderKey": delivery["orderKey"],
-                "state": {"$in": OPEN_STATES},
-                "$or": [
-                    {"revision": {"$lt": delivery["revision"]}},
-                    {"revision": delivery["revision"], "index": {"$lt": delivery["index"]}},
-                ],
-            },
-            {"_id": 1},
-        )
-        return earlier is not None
+            now = _stamp(_now())
+            if subscription.backoff_until is not None and subscription.backoff_until > now:
+                return False
+            if delivery["nextAttemptAt"] > now:
+                return True  # a retry not yet due, or a lease still held by another sender
+            final = self._attempt(subscription, delivery)
+            if final is None:
+                return True  # another process claimed this attempt
+            if not final:
+                return False
+            self.streams.remove(stream, head.delivery_id)
+            if self.hub.get(subscription.id) is None:
+                subscription = None
 
     def _claim(self, delivery: dict[str, Any]) -> bool:
         try:
-            self.claims.insert_one(
-                {"_id": f"{delivery['_id']}#{delivery['attempts']}", "owner": self.owner, "at": _now()}
-            )
+            # One key per attempt of one replay generation: each attempt is claimable exactly once.
+            key = f"{delivery['_id']}#{delivery.get('generation', 0)}#{delivery['attempts']}"
+            self.claims.insert_one({"_id": key, "owner": self.owner, "at": _now()})
             return True
         except DuplicateKeyError:
             return False
 
-    def _attempt(self, subscription: Subscription, delivery: dict[str, Any]) -> bool:
+    def _attempt(self, subscription: Subscription, delivery: dict[str, Any]) -> bool | None:
+        """One attempt; True when the delivery is finished, False when it waits for a retry, None if not claimed."""
         if not self._claim(delivery):
-            return False
+            return None
         now = _now()
         attempts = int(delivery["attempts"]) + 1
         first = delivery.get("firstAttemptAt") or _stamp(now)
@@ -304,7 +427,7 @@ class DeliveryWorker:
         logged = self.log.find_one({"_id": delivery["eventId"]})
         if logged is None:
             self._finish(delivery, DeliveryState.DROPPED, "event missing from the event log")
-            return False
+            return True
         body = dumps(from_storage(logged["envelope"]))
         headers = {
             "Content-Type": "application/json",
@@ -324,7 +447,7 @@ class DeliveryWorker:
         if kind is FailureKind.GONE:
             self.hub.remove(subscription.id)
             self._finish(delivery, DeliveryState.DROPPED, "listener answered 410 Gone; subscription removed", record)
-            return False
+            return True
         first_at = datetime.fromisoformat(first.replace("Z", "+00:00"))
         retry_at = (
             None
@@ -334,21 +457,17 @@ class DeliveryWorker:
         error = outcome.error or f"HTTP {outcome.status}"
         if retry_at is None:
             self._finish(delivery, DeliveryState.DEAD_LETTER, error, record)
-        else:
-            self.deliveries.update_one(
-                {"_id": delivery["_id"]},
-                {
-                    "$set": {
-                        "state": DeliveryState.WAITING_RETRY,
-                        "nextAttemptAt": _stamp(retry_at),
-                        "lastError": error,
-                    },
-                    "$push": {"history": record},
-                },
-            )
-            # The whole subscriber waits with this delivery: one dead listener costs one attempt per backoff, not
-            # one per queued event.
-            self.hub.back_off(subscription.id, _stamp(retry_at))
+            return True
+        self.deliveries.update_one(
+            {"_id": delivery["_id"]},
+            {
+                "$set": {"state": DeliveryState.WAITING_RETRY, "nextAttemptAt": _stamp(retry_at), "lastError": error},
+                "$push": {"history": record},
+            },
+        )
+        # The whole subscriber waits with this delivery: one dead listener costs one attempt per back-off, not
+        # one per queued event.
+        self.hub.back_off(subscription.id, _stamp(retry_at))
         return False
 
     def _finish(
@@ -360,23 +479,31 @@ class DeliveryWorker:
         self.deliveries.update_one({"_id": delivery["_id"]}, update)
 
 
-def replay_dead_letters(database: Database, subscription_id: str, delivery_id: str | None = None) -> int:
-    """Make dead letters due again from a fresh first attempt; returns how many."""
+def replay_dead_letters(
+    database: Database, guard: WriteGuard, subscription_id: str, delivery_id: str | None = None
+) -> int:
+    """Make dead letters due again from a fresh first attempt, back in their streams; returns how many."""
     filter_: dict[str, Any] = {"subscriptionId": subscription_id, "state": DeliveryState.DEAD_LETTER}
     if delivery_id is not None:
         filter_["_id"] = delivery_id
+    dead = list(database[DELIVERIES].find(filter_, {"orderKey": 1, "revision": 1, "index": 1}))
     now = _stamp(_now())
-    result = database[DELIVERIES].update_many(
-        filter_,
-        {
-            "$set": {
-                "state": DeliveryState.PENDING,
-                "attempts": 0,
-                "nextAttemptAt": now,
-                "firstAttemptAt": None,
-                "replayedAt": now,
-            }
-        },
-    )
+    streams = DeliveryStreams(database, guard)
+    for delivery in dead:
+        database[DELIVERIES].update_one(
+            {"_id": delivery["_id"], "state": DeliveryState.DEAD_LETTER},
+            {
+                "$set": {
+                    "state": DeliveryState.PENDING,
+                    "attempts": 0,
+                    "nextAttemptAt": now,
+                    "firstAttemptAt": None,
+                    "replayedAt": now,
+                },
+                "$inc": {"generation": 1},
+            },
+        )
+        entry = StreamEntry(delivery["_id"], int(delivery["revision"]), int(delivery["index"]))
+        streams.add(stream_id(subscription_id, delivery["orderKey"]), [entry])
     database["hub_subscription"].update_one({"_id": subscription_id}, {"$set": {"_backoffUntil": None}})
-    return int(result.modified_count)
+    return len(dead)

@@ -58,7 +58,7 @@ def replay_subscription(id: str) -> Response:
     database = services().database
     if database[SUBSCRIPTIONS].find_one({"_id": id}, {"_id": 1}) is None:
         raise NotFound(f"No hub subscription with id '{id}'")
-    return json_response({"replayed": replay_dead_letters(database, id)})
+    return json_response({"replayed": replay_dead_letters(database, services().hub.repository.guard, id)})
 
 
 def replay_delivery(id: str) -> Response:
@@ -68,4 +68,6 @@ def replay_delivery(id: str) -> Response:
         raise NotFound(f"No delivery with id '{id}'")
     if delivery["state"] != DeliveryState.DEAD_LETTER:
         raise Conflict(f"Delivery '{id}' is '{delivery['state']}'; only a dead letter can be replayed")
-    return json_response({"replayed": replay_dead_letters(database, delivery["subscriptionId"], id)})
+    return json_response(
+        {"replayed": replay_dead_letters(database, services().hub.repository.guard, delivery["subscriptionId"], id)}
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -30,6 +31,7 @@ class EventPump:
         self._lock = threading.Lock()
         self._dirty = threading.Event()
         self._running = False
+        self._last_scan = 0.0
 
     def start(self) -> None:
         self.scheduler.add_job(
@@ -61,9 +63,12 @@ class EventPump:
                 log.debug("event pump not woken", exc_info=True)
 
     def run(self) -> None:
-        """One job run: keep going while writes keep waking it, so a wake during a run is never lost."""
+        """One job run: keep going while writes keep waking it, so a wake during a run is never lost.
+
+        Woken runs relay only the resources that were written (by `_id`, fast); the scans that find work left
+        by other processes, crashes and due retries run at most once per poll interval.
+        """
         try:
-            full_scan = True
             while True:
                 self._dirty.clear()
                 with self._lock:
@@ -71,12 +76,14 @@ class EventPump:
                 by_collection: dict[str, list[str]] = {}
                 for collection, resource_id in hints:
                     by_collection.setdefault(collection, []).append(resource_id)
+                touched: set[str] = set()
                 for collection, resource_ids in by_collection.items():
-                    self.relay.relay_documents(collection, resource_ids)
-                if full_scan:
-                    self.relay.relay_all()
-                    full_scan = False
-                self.worker.deliver_due()
+                    touched |= self.relay.relay_documents(collection, resource_ids)
+                self.worker.dispatch(touched)
+                if time.monotonic() - self._last_scan >= self.poll_seconds:
+                    self._last_scan = time.monotonic()
+                    self.worker.dispatch(self.relay.relay_all())
+                    self.worker.deliver_due()
                 if not self._dirty.is_set():
                     return
         except Exception:
