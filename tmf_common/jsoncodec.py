@@ -67,19 +67,27 @@ def check_depth(raw: bytes, max_depth: int) -> None:
 _KEY_ESCAPES = re.compile(r'[%."\\\x00-\x1f]')
 
 
-def _escape(match: re.Match[str]) -> str:
-    return f"%{ord(match.group()):02X}"
-
-
-# An empty key can be inserted but not named in an update (`$set` refuses an empty field path). A lone `%` stands
-# for it: every `%` of a client key is stored as `%25`, so no other key is stored as `%`.
+# An update (`$set`, `$unset`) cannot name a key that is empty or starts or ends with whitespace (FerretDB compares
+# each path element with Go's strings.TrimSpace), although an insert stores one. A lone `%` stands for the empty key
+# (every `%` of a client key is stored as `%25`, so no other key is stored as `%`); whitespace at either end of a key
+# is percent-encoded, as `%uXXXX` beyond Latin-1.
 _EMPTY_KEY = "%"
+_EDGE_WHITESPACE = re.compile(r"^\s+|\s+$")
+
+
+def _escape_character(character: str) -> str:
+    code = ord(character)
+    return f"%{code:02X}" if code < 0x100 else f"%u{code:04X}"
+
+
+def _escape(match: re.Match[str]) -> str:
+    return "".join(_escape_character(character) for character in match.group())
 
 
 def _encode_key(key: str) -> str:
     if not key:
         return _EMPTY_KEY
-    key = _KEY_ESCAPES.sub(_escape, key)
+    key = _EDGE_WHITESPACE.sub(_escape, _KEY_ESCAPES.sub(_escape, key))
     if key.startswith("$"):
         key = "%24" + key[1:]
     elif key.startswith("_"):
@@ -87,8 +95,8 @@ def _encode_key(key: str) -> str:
     return key
 
 
-# Every `%` of a client key is stored as `%25`, so each `%XX` in a stored key is one this encoding wrote.
-_ESCAPED = re.compile(r"%([0-9A-F]{2})")
+# Every `%` of a client key is stored as `%25`, so each `%XX` or `%uXXXX` in a stored key is one this encoding wrote.
+_ESCAPED = re.compile(r"%(?:u([0-9A-F]{4})|([0-9A-F]{2}))")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -96,7 +104,7 @@ def _decode_key(key: str) -> str:
     if key == _EMPTY_KEY:
         return ""
     if "%" in key:
-        key = _ESCAPED.sub(lambda match: chr(int(match.group(1), 16)), key)
+        key = _ESCAPED.sub(lambda match: chr(int(match.group(1) or match.group(2), 16)), key)
     return key
 
 
