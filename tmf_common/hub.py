@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import builtins
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
 
 from tmf_common.callbacks import CallbackPolicy, CallbackRefused, default_resolver, validate_callback
 from tmf_common.clock import utc_now
@@ -23,12 +23,14 @@ from tmf_common.settings import Settings
 from tmf_common.write_guard import WriteGuard
 
 SUBSCRIPTIONS = "hub_subscription"
+# One document whose `version` changes with every registration and removal, in whichever process: the relay
+# re-reads the subscriptions only when it changed (one read by `_id`), and never relays with a stale list.
+VERSIONS = "hub_subscription_version"
+VERSION_ID = "subscriptions"
 API = "_api"
 SECRET = "_secret"
 BACKOFF_UNTIL = "_backoffUntil"
 INDEXES = [IndexSpec(SUBSCRIPTIONS, [(API, 1), ("_created", 1)])]
-# Subscriptions change rarely and are read for every relayed event: a short cache keeps that off the database.
-SUBSCRIPTION_CACHE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -59,13 +61,15 @@ class HubService:
         resolve: Callable[[str, int], list[str]] = default_resolver,
     ) -> None:
         self.repository = ResourceRepository(database[SUBSCRIPTIONS], guard)
+        self.versions = database[VERSIONS]
         self.settings = settings
         self.apis = apis
         self.policy = CallbackPolicy(
             allow_private=settings.allow_private_callbacks, allow_loopback=settings.allow_private_callbacks
         )
         self.resolve = resolve
-        self._cache: dict[str, tuple[float, list[Subscription]]] = {}
+        # Per API: the version read before the subscriptions were listed, and the parsed subscriptions.
+        self._cache: dict[str, tuple[str | None, list[Subscription]]] = {}
 
     def api_for_path(self, path: str) -> EventApi:
         for api in self.apis:
@@ -90,7 +94,7 @@ class HubService:
             "signed": secret is not None,
         }
         stored = self.repository.insert(resource, [], utc_now(), {API: api.name, SECRET: secret})
-        self._cache.pop(api.name, None)
+        self._changed()
         return stored
 
     def retrieve(self, api: EventApi, subscription_id: str, fields: str | None = None) -> StoredResource:
@@ -134,20 +138,36 @@ class HubService:
         result = self.repository.collection.delete_one({"_id": subscription_id, API: api.name})
         if result.deleted_count != 1:
             raise NotFound(f"No hub subscription with id '{subscription_id}'")
-        self._cache.pop(api.name, None)
+        self._changed()
 
     def remove(self, subscription_id: str) -> None:
         """Drop a subscription whatever its API (a listener answered 410 Gone)."""
         self.repository.collection.delete_one({"_id": subscription_id})
-        self._cache.clear()
+        self._changed()
 
     def subscriptions(self, api_name: str) -> builtins.list[Subscription]:
+        """The API's subscriptions, including every one registered (through any process) before this call."""
+        # The version is read before the list: a registration that lands in between changes the version again,
+        # so the next call re-reads instead of trusting a list that may lack it.
+        version = self._version()
         cached = self._cache.get(api_name)
-        if cached is not None and time.monotonic() - cached[0] < SUBSCRIPTION_CACHE_SECONDS:
+        if cached is not None and cached[0] == version:
             return cached[1]
         found = [self._subscription(document) for document in self.repository.collection.find({API: api_name})]
-        self._cache[api_name] = (time.monotonic(), found)
+        self._cache[api_name] = (version, found)
         return found
+
+    def _version(self) -> str | None:
+        document = self.versions.find_one({"_id": VERSION_ID})
+        return None if document is None else str(document["version"])
+
+    def _changed(self) -> None:
+        # After the subscription write, so a reader that sees the new version also sees the write.
+        change = {"$set": {"version": uuid.uuid4().hex}}
+        try:
+            self.versions.update_one({"_id": VERSION_ID}, change, upsert=True)
+        except DuplicateKeyError:  # another process created the document at the same moment: now it exists
+            self.versions.update_one({"_id": VERSION_ID}, change)
 
     def get(self, subscription_id: str) -> Subscription | None:
         document = self.repository.collection.find_one({"_id": subscription_id})

@@ -32,6 +32,7 @@ class EventPump:
         self._dirty = threading.Event()
         self._running = False
         self._last_scan = 0.0
+        self._in_run = threading.Event()
 
     def start(self) -> None:
         self.scheduler.add_job(
@@ -56,7 +57,9 @@ class EventPump:
         with self._lock:
             self._hints.add((collection, resource_id))
         self._dirty.set()
-        if self._running:
+        # A run in progress sees the dirty flag before it returns; waking the scheduler then would only make it
+        # skip a second concurrent run.
+        if self._running and not self._in_run.is_set():
             try:
                 self.scheduler.modify_job(JOB_ID, next_run_time=datetime.now(UTC))
             except Exception:  # the scheduler is shutting down; the next start relays from the database
@@ -68,23 +71,33 @@ class EventPump:
         Woken runs relay only the resources that were written (by `_id`, fast); the scans that find work left
         by other processes, crashes and due retries run at most once per poll interval.
         """
-        try:
-            while True:
-                self._dirty.clear()
-                with self._lock:
-                    hints, self._hints = self._hints, set()
-                by_collection: dict[str, list[str]] = {}
-                for collection, resource_id in hints:
-                    by_collection.setdefault(collection, []).append(resource_id)
-                touched: set[str] = set()
-                for collection, resource_ids in by_collection.items():
-                    touched |= self.relay.relay_documents(collection, resource_ids)
-                self.worker.dispatch(touched)
-                if time.monotonic() - self._last_scan >= self.poll_seconds:
-                    self._last_scan = time.monotonic()
-                    self.worker.dispatch(self.relay.relay_all())
-                    self.worker.deliver_due()
-                if not self._dirty.is_set():
-                    return
-        except Exception:
-            log.exception("event pump run failed; the next run retries")
+        while True:
+            self._in_run.set()
+            try:
+                while True:
+                    self._dirty.clear()
+                    self._pump_once()
+                    if not self._dirty.is_set():
+                        break
+            except Exception:
+                log.exception("event pump run failed; the next run retries")
+            finally:
+                self._in_run.clear()
+            # A wake that came between the last check and the flag going down is served now, not at the next poll.
+            if not self._dirty.is_set():
+                return
+
+    def _pump_once(self) -> None:
+        with self._lock:
+            hints, self._hints = self._hints, set()
+        by_collection: dict[str, list[str]] = {}
+        for collection, resource_id in hints:
+            by_collection.setdefault(collection, []).append(resource_id)
+        touched: set[str] = set()
+        for collection, resource_ids in by_collection.items():
+            touched |= self.relay.relay_documents(collection, resource_ids)
+        self.worker.dispatch(touched)
+        if time.monotonic() - self._last_scan >= self.poll_seconds:
+            self._last_scan = time.monotonic()
+            self.worker.dispatch(self.relay.relay_all())
+            self.worker.deliver_due()
