@@ -182,4 +182,10 @@ def run(orders: int = 100, rate: float = 10.0) -> str:
 
 
 if __name__ == "__main__":
-    print(run())
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench.events", description=__doc__)
+    parser.add_argument("--orders", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=10.0, help="orders per second")
+    arguments = parser.parse_args()
+    print(run(arguments.orders, arguments.rate))
