@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any
 
 import requests
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from tmf_common.clock import format_instant
 from tmf_common.events import RecordedEvent
@@ -85,6 +86,25 @@ class StreamEntry:
         return cls(document["id"], int(document["revision"]), int(document["index"]))
 
 
+class EnvelopeCache:
+    """Envelopes the relay just logged, so this process's sender need not read them back."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._items: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, event_id: str, envelope: dict[str, Any]) -> None:
+        with self._lock:
+            self._items[event_id] = envelope
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def get(self, event_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._items.get(event_id)
+
+
 class DeliveryStreams:
     """The open deliveries of one subscription for one resource, in event order: only the head is sent.
 
@@ -105,6 +125,27 @@ class DeliveryStreams:
     def add(self, stream: str, entries: list[StreamEntry]) -> None:
         subscription_id = stream.split("|", 1)[0]
         self._change(stream, lambda current: sorted(set(current) | set(entries)), subscription_id)
+
+    def add_all(self, queued: dict[str, list[StreamEntry]]) -> None:
+        """Add entries to many streams: new streams in one batch insert, existing ones one by one."""
+        if not queued:
+            return
+        fresh = [
+            {
+                "_id": stream,
+                "subscriptionId": stream.split("|", 1)[0],
+                "open": [entry.to_document() for entry in sorted(set(entries))],
+                REVISION: 1,
+            }
+            for stream, entries in queued.items()
+        ]
+        try:
+            self.collection.insert_many(fresh, ordered=False)
+            return
+        except BulkWriteError as error:
+            failed = {fresh[write_error["index"]]["_id"] for write_error in error.details.get("writeErrors", [])}
+        for stream in failed:
+            self.add(stream, queued[stream])
 
     def remove(self, stream: str, delivery_id: str) -> None:
         self._change(stream, lambda current: [e for e in current if e.delivery_id != delivery_id], None)
@@ -179,6 +220,7 @@ class EventRelay:
         self.hub = hub
         self.guard = guard
         self.streams = DeliveryStreams(database, guard)
+        self.envelopes = EnvelopeCache()
 
     def relay_documents(self, collection: str, resource_ids: Iterable[str]) -> set[str]:
         """Relay the events of the given resources; returns the delivery streams that received deliveries."""
@@ -210,48 +252,53 @@ class EventRelay:
         if not stored_events:
             return set()
         queued: dict[str, list[StreamEntry]] = {}
+        logged: list[dict[str, Any]] = []
+        deliveries: list[dict[str, Any]] = []
         subscriptions = self.hub.subscriptions(source.api)
         now = _stamp(_now())
         for stored in stored_events:
             event = RecordedEvent.from_storage(stored)
             envelope = event.to_envelope()
             order_key = f"{event.resource_key}/{document['_id']}"
-            self._insert(
-                self.log,
+            revision, index = int(stored.get("revision", 0)), int(stored.get("index", 0))
+            logged.append(
                 {
                     "_id": event.event_id,
                     "api": source.api,
                     "orderKey": order_key,
-                    "revision": stored.get("revision", 0),
-                    "index": stored.get("index", 0),
+                    "revision": revision,
+                    "index": index,
                     "envelope": to_storage(envelope),
                     "recordedAt": event.event_time,
-                },
+                }
             )
+            self.envelopes.put(event.event_id, envelope)
             for subscription in subscriptions:
                 if subscription.filter.matches(envelope):
                     delivery_id = f"{subscription.id}:{event.event_id}"
-                    entry = StreamEntry(delivery_id, int(stored.get("revision", 0)), int(stored.get("index", 0)))
-                    queued.setdefault(stream_id(subscription.id, order_key), []).append(entry)
-                    self._insert(
-                        self.deliveries,
+                    queued.setdefault(stream_id(subscription.id, order_key), []).append(
+                        StreamEntry(delivery_id, revision, index)
+                    )
+                    deliveries.append(
                         {
                             "_id": delivery_id,
                             "subscriptionId": subscription.id,
                             "eventId": event.event_id,
                             "eventType": event.event_type,
                             "orderKey": order_key,
-                            "revision": stored.get("revision", 0),
-                            "index": stored.get("index", 0),
+                            "revision": revision,
+                            "index": index,
                             "state": DeliveryState.PENDING,
                             "attempts": 0,
                             "createdAt": now,
                             "nextAttemptAt": now,
                             "history": [],
-                        },
+                        }
                     )
-        for stream, entries in queued.items():
-            self.streams.add(stream, entries)
+        # One batch per collection: a round trip per event and per subscription is what limits delivery rate.
+        self._insert_all(self.log, logged)
+        self._insert_all(self.deliveries, deliveries)
+        self.streams.add_all(queued)
         collection = source.repository.collection
         with self.guard.hold(collection.name, document["_id"], document.get(REVISION, 0) + 1) as mine:
             if mine:
@@ -268,10 +315,13 @@ class EventRelay:
         return set(queued)
 
     @staticmethod
-    def _insert(collection: Any, document: dict[str, Any]) -> None:
-        # A duplicate is already there from an earlier or concurrent relay of the same event.
-        with contextlib.suppress(DuplicateKeyError):
-            collection.insert_one(document)
+    def _insert_all(collection: Any, documents: list[dict[str, Any]]) -> None:
+        if not documents:
+            return
+        # Duplicates are already there from an earlier or concurrent relay of the same events; the rest of an
+        # unordered batch is still inserted.
+        with contextlib.suppress(BulkWriteError):
+            collection.insert_many(documents, ordered=False)
 
 
 @dataclass(frozen=True)
@@ -325,6 +375,8 @@ class DeliveryWorker:
         self.lease = lease
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="delivery")
+        # Shared with this process's relay (set by the composition root); other processes' events are read back.
+        self.envelopes: EnvelopeCache | None = None
         self._lock = threading.Lock()
         self._pending: dict[str, set[str]] = {}
         self._busy: set[str] = set()
@@ -424,11 +476,14 @@ class DeliveryWorker:
                 }
             },
         )
-        logged = self.log.find_one({"_id": delivery["eventId"]})
-        if logged is None:
-            self._finish(delivery, DeliveryState.DROPPED, "event missing from the event log")
-            return True
-        body = dumps(from_storage(logged["envelope"]))
+        envelope = self.envelopes.get(delivery["eventId"]) if self.envelopes is not None else None
+        if envelope is None:
+            logged = self.log.find_one({"_id": delivery["eventId"]})
+            if logged is None:
+                self._finish(delivery, DeliveryState.DROPPED, "event missing from the event log")
+                return True
+            envelope = from_storage(logged["envelope"])
+        body = dumps(envelope)
         headers = {
             "Content-Type": "application/json",
             EVENT_ID_HEADER: delivery["eventId"],

@@ -114,7 +114,9 @@ def build_services(settings: Settings, client: MongoClient, specs: dict[str, dic
         max_age=timedelta(seconds=settings.webhook_max_age_seconds),
     )
     worker = DeliveryWorker(database, hub, delivery.http_sender(session), policy)
-    pump = EventPump(delivery.EventRelay(database, sources, hub, guard), worker, settings.event_poll_seconds)
+    relay = delivery.EventRelay(database, sources, hub, guard)
+    worker.envelopes = relay.envelopes
+    pump = EventPump(relay, worker, settings.event_poll_seconds)
     for source in sources:
         source.repository.on_recorded = pump.notify
     return Services(
