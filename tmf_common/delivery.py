@@ -380,6 +380,7 @@ class DeliveryWorker:
         self._lock = threading.Lock()
         self._pending: dict[str, set[str]] = {}
         self._busy: set[str] = set()
+        self._gone: set[str] = set()
         self._closed = False
 
     def close(self) -> None:
@@ -445,7 +446,7 @@ class DeliveryWorker:
             if not final:
                 return False
             self.streams.remove(stream, head.delivery_id)
-            if self.hub.get(subscription.id) is None:
+            if subscription.id in self._gone:
                 subscription = None
 
     def _claim(self, delivery: dict[str, Any]) -> bool:
@@ -501,6 +502,7 @@ class DeliveryWorker:
             return True
         if kind is FailureKind.GONE:
             self.hub.remove(subscription.id)
+            self._gone.add(subscription.id)
             self._finish(delivery, DeliveryState.DROPPED, "listener answered 410 Gone; subscription removed", record)
             return True
         first_at = datetime.fromisoformat(first.replace("Z", "+00:00"))
