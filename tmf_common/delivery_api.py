@@ -10,21 +10,14 @@ from tmf_common.delivery import DELIVERIES, DeliveryState, replay_dead_letters
 from tmf_common.errors import Conflict, NotFound
 from tmf_common.http import current_request, json_response, list_response, services
 from tmf_common.hub import SUBSCRIPTIONS
-from tmf_common.query import ListQuery, build_list_query
+from tmf_common.query import ListQuery
 from tmf_common.repository import ResourceRepository
+from tmf_common.resource_service import list_query
 
 
 def _query(fields: str | None, sort: str | None, offset: int | None, limit: int | None) -> ListQuery:
     settings = services().settings
-    return build_list_query(
-        current_request(settings.public_url).raw_query,
-        fields=fields,
-        sort=sort,
-        offset=offset,
-        limit=limit,
-        default_limit=settings.default_page_limit,
-        max_limit=settings.max_page_limit,
-    )
+    return list_query(settings, current_request(settings.public_url), fields, sort, offset, limit)
 
 
 def _deliveries() -> ResourceRepository:
@@ -41,16 +34,8 @@ def list_delivery(
 def list_dead_letter(
     fields: str | None = None, offset: int | None = None, limit: int | None = None, sort: str | None = None
 ) -> Response:
-    query = _query(fields, sort, offset, limit)
-    dead = {"state": DeliveryState.DEAD_LETTER.value}
-    scoped = ListQuery(
-        {"$and": [query.filter, dead]} if query.filter else dead,
-        query.sort,
-        query.projection,
-        query.offset,
-        query.limit,
-    )
-    items, total = _deliveries().list(scoped)
+    query = _query(fields, sort, offset, limit).scoped({"state": DeliveryState.DEAD_LETTER.value})
+    items, total = _deliveries().list(query)
     return list_response(items, total)
 
 

@@ -17,8 +17,9 @@ from tmf_common.errors import BadRequest, NotFound
 from tmf_common.event_filter import EventFilter
 from tmf_common.http import RequestContext
 from tmf_common.mongo import IndexSpec
-from tmf_common.query import build_list_query, parse_fields
+from tmf_common.query import parse_fields
 from tmf_common.repository import ResourceRepository, StoredResource
+from tmf_common.resource_service import list_query
 from tmf_common.settings import Settings
 from tmf_common.write_guard import WriteGuard
 
@@ -115,24 +116,9 @@ class HubService:
         sort: str | None,
         offset: int | None,
         limit: int | None,
-    ) -> tuple[list[dict[str, Any]], int]:
-        query = build_list_query(
-            context.raw_query,
-            fields=fields,
-            sort=sort,
-            offset=offset,
-            limit=limit,
-            default_limit=self.settings.default_page_limit,
-            max_limit=self.settings.max_page_limit,
-        )
-        scoped = type(query)(
-            filter={"$and": [query.filter, {API: api.name}]} if query.filter else {API: api.name},
-            sort=query.sort,
-            projection=query.projection,
-            offset=query.offset,
-            limit=query.limit,
-        )
-        return self.repository.list(scoped)
+    ) -> tuple[builtins.list[dict[str, Any]], int]:
+        query = list_query(self.settings, context, fields, sort, offset, limit)
+        return self.repository.list(query.scoped({API: api.name}))
 
     def unregister(self, api: EventApi, subscription_id: str) -> None:
         result = self.repository.collection.delete_one({"_id": subscription_id, API: api.name})

@@ -57,6 +57,11 @@ class ListQuery:
     offset: int = 0
     limit: int = 100
 
+    def scoped(self, scope: dict[str, Any]) -> ListQuery:
+        """The same query restricted to the documents matching scope as well."""
+        combined = {"$and": [self.filter, scope]} if self.filter else dict(scope)
+        return ListQuery(combined, self.sort, self.projection, self.offset, self.limit)
+
 
 def storage_path(attribute: str) -> str:
     """The database path of a client attribute path (`id` is stored as the document key)."""

@@ -14,7 +14,7 @@ from tmf_common.errors import BadRequest, Conflict, NotFound, PreconditionFailed
 from tmf_common.events import RecordedEvent, new_event
 from tmf_common.http import RequestContext
 from tmf_common.patch import apply_patch, patch_kind, top_level_changes
-from tmf_common.query import build_list_query, parse_fields
+from tmf_common.query import ListQuery, build_list_query, parse_fields
 from tmf_common.repository import ResourceRepository, StoredResource
 from tmf_common.schemas import SchemaValidators
 from tmf_common.settings import Settings
@@ -89,6 +89,26 @@ class PlainPolicy:
 
     def state_path(self, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         return []
+
+
+def list_query(
+    settings: Settings,
+    context: RequestContext,
+    fields: str | None,
+    sort: str | None,
+    offset: int | None,
+    limit: int | None,
+) -> ListQuery:
+    """A list request's query, with the paging limits the settings give."""
+    return build_list_query(
+        context.raw_query,
+        fields=fields,
+        sort=sort,
+        offset=offset,
+        limit=limit,
+        default_limit=settings.default_page_limit,
+        max_limit=settings.max_page_limit,
+    )
 
 
 def refuse_read_only(body: dict[str, Any], read_only: Iterable[str], what: str) -> None:
@@ -180,23 +200,9 @@ class ResourceService:
         return found
 
     def list(
-        self,
-        context: RequestContext,
-        fields: str | None,
-        sort: str | None,
-        offset: int | None,
-        limit: int | None,
+        self, context: RequestContext, fields: str | None, sort: str | None, offset: int | None, limit: int | None
     ) -> tuple[list[dict[str, Any]], int]:
-        query = build_list_query(
-            context.raw_query,
-            fields=fields,
-            sort=sort,
-            offset=offset,
-            limit=limit,
-            default_limit=self.settings.default_page_limit,
-            max_limit=self.settings.max_page_limit,
-        )
-        return self.repository.list(query)
+        return self.repository.list(list_query(self.settings, context, fields, sort, offset, limit))
 
     def update(
         self, resource_id: str, change: Change, if_match: str | None = None, internal: InternalChange | None = None
