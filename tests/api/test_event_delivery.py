@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import requests
 
+from tests.api.delivering import DELIVERING_SETTINGS
 from tests.api.test_event_hub import (
-    DELIVERING_SETTINGS,
     DELIVERY_OPERATIONS,
     PRODUCT_ORDERING,
     TIMEOUT,
@@ -24,29 +22,10 @@ from tests.api.test_event_hub import (
     settled,
 )
 from tests.listeners import Listener
-from tests.support import ServerThread, assert_tmf_error, wait_for
-from tmf_server.app import create_app
+from tests.support import assert_tmf_error, wait_for
 
 MAX_ATTEMPTS = DELIVERING_SETTINGS.webhook_max_attempts
 SLOW_SECONDS = 2.0
-
-
-@pytest.fixture(scope="module")
-def delivering_server(mongodb_uri: str) -> Iterator[ServerThread]:
-    thread = ServerThread(create_app(DELIVERING_SETTINGS, mongodb_uri)).start()
-    yield thread
-    thread.stop()
-
-
-@pytest.fixture
-def delivering(delivering_server: ServerThread, database) -> str:
-    return delivering_server.url
-
-
-@pytest.fixture
-def listener() -> Iterator[Listener]:
-    with Listener() as running:
-        yield running
 
 
 def operations(base: str, path: str, **params: str) -> list[dict[str, Any]]:

@@ -13,13 +13,10 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import TEST_DATABASE
 from tests.listeners import Listener, Received
 from tests.payloads import family_plan_order
-from tests.support import ServerThread, assert_tmf_error, parse_instant, wait_for
-from tmf_common.settings import Settings
+from tests.support import assert_tmf_error, parse_instant, wait_for
 from tmf_common.signing import SIGNATURE_HEADER, verify
-from tmf_server.app import create_app
 
 TIMEOUT = 10
 CATALOG = "/tmf-api/productCatalogManagement/v4"
@@ -27,37 +24,6 @@ PRODUCT_ORDERING = "/tmf-api/productOrderingManagement/v4"
 SERVICE_ORDERING = "/tmf-api/serviceOrdering/v4"
 DELIVERY_OPERATIONS = "/operations/eventDelivery/v1"
 SECRET = "s3cr3t-signing-key-of-the-listener"
-
-DELIVERING_SETTINGS = Settings(
-    database_name=TEST_DATABASE,
-    deliver_events=True,
-    allow_private_callbacks=True,
-    event_poll_seconds=0.2,
-    webhook_max_attempts=4,
-    webhook_first_delay_seconds=0.05,
-    webhook_max_delay_seconds=0.3,
-    webhook_max_age_seconds=30,
-)
-
-
-@pytest.fixture(scope="module")
-def delivering_server(mongodb_uri: str) -> Iterator[ServerThread]:
-    """A second app on the test database that relays and delivers events (the shared `server` does not)."""
-    thread = ServerThread(create_app(DELIVERING_SETTINGS, mongodb_uri)).start()
-    yield thread
-    thread.stop()
-
-
-@pytest.fixture
-def delivering(delivering_server: ServerThread, database) -> str:
-    """The delivering server's base URL, on a database emptied for this test."""
-    return delivering_server.url
-
-
-@pytest.fixture
-def listener() -> Iterator[Listener]:
-    with Listener() as running:
-        yield running
 
 
 @pytest.fixture
