@@ -37,6 +37,7 @@ EVENT_LOG = "event_log"
 DELIVERIES = "event_delivery"
 DELIVERY_CLAIMS = "event_delivery_claim"
 STREAMS = "event_delivery_stream"
+INCARNATION = "incarnation"
 EVENT_ID_HEADER = "X-Event-Id"
 INDEXES = [
     IndexSpec(DELIVERIES, [("subscriptionId", 1), ("state", 1)]),
@@ -136,6 +137,7 @@ class DeliveryStreams:
                 "subscriptionId": stream.split("|", 1)[0],
                 "open": [entry.to_document() for entry in sorted(set(entries))],
                 REVISION: 1,
+                INCARNATION: uuid.uuid4().hex,
             }
             for stream, entries in queued.items()
         ]
@@ -153,15 +155,17 @@ class DeliveryStreams:
     def all(self, limit: int = 1000) -> list[str]:
         return [document["_id"] for document in self.collection.find({}, {"_id": 1}).limit(limit)]
 
-    def _write(self, stream: str, revision: int, entries: list[StreamEntry]) -> bool:
+    def _write(self, stream: str, read: dict[str, Any], entries: list[StreamEntry]) -> bool:
+        # The incarnation as well as the revision: an emptied stream is deleted and may be created again at
+        # revision 1, and a writer that read the old one must not overwrite the new one.
+        condition = {"_id": stream, REVISION: read.get(REVISION, 1), INCARNATION: read.get(INCARNATION)}
         if entries:
             updated = self.collection.update_one(
-                {"_id": stream, REVISION: revision},
-                {"$set": {"open": [e.to_document() for e in entries], REVISION: revision + 1}},
+                condition, {"$set": {"open": [e.to_document() for e in entries], REVISION: read.get(REVISION, 1) + 1}}
             )
             return updated.modified_count == 1
         # An empty stream is removed, so that the safety-net scan only ever reads streams with work in them.
-        return self.collection.delete_one({"_id": stream, REVISION: revision}).deleted_count == 1
+        return self.collection.delete_one(condition).deleted_count == 1
 
     def _change(
         self, stream: str, change: Callable[[list[StreamEntry]], list[StreamEntry]], subscription_id: str | None
@@ -180,6 +184,7 @@ class DeliveryStreams:
                             "subscriptionId": subscription_id,
                             "open": [e.to_document() for e in entries],
                             REVISION: 1,
+                            INCARNATION: uuid.uuid4().hex,
                         }
                     )
                     return
@@ -190,8 +195,8 @@ class DeliveryStreams:
             entries = change(current)
             if entries == current:
                 return
-            with self.guard.hold(STREAMS, stream, revision + 1) as mine:
-                if mine and self._write(stream, revision, entries):
+            with self.guard.hold(STREAMS, f"{stream}#{document.get(INCARNATION)}", revision + 1) as mine:
+                if mine and self._write(stream, document, entries):
                     return
             time.sleep(random.uniform(0.001, 0.01))
         raise RuntimeError(f"delivery stream {stream} is too busy to change")

@@ -34,6 +34,8 @@ class Settings:
     webhook_first_delay_seconds: float = 1.0
     webhook_max_delay_seconds: float = 300.0
     webhook_max_age_seconds: float = 7200.0
+    # How long a sender owns an attempt; a delivery whose sender died is tried again after it.
+    webhook_lease_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -56,4 +58,5 @@ class Settings:
             webhook_first_delay_seconds=float(env.get("TMF_WEBHOOK_FIRST_DELAY_SECONDS", "1.0")),
             webhook_max_delay_seconds=float(env.get("TMF_WEBHOOK_MAX_DELAY_SECONDS", "300")),
             webhook_max_age_seconds=float(env.get("TMF_WEBHOOK_MAX_AGE_SECONDS", "7200")),
+            webhook_lease_seconds=float(env.get("TMF_WEBHOOK_LEASE_SECONDS", "30")),
         )

@@ -113,7 +113,9 @@ def build_services(settings: Settings, client: MongoClient, specs: dict[str, dic
         jitter=0.2,
         max_age=timedelta(seconds=settings.webhook_max_age_seconds),
     )
-    worker = DeliveryWorker(database, hub, delivery.http_sender(session), policy)
+    worker = DeliveryWorker(
+        database, hub, delivery.http_sender(session), policy, lease=timedelta(seconds=settings.webhook_lease_seconds)
+    )
     relay = delivery.EventRelay(database, sources, hub, guard)
     worker.envelopes = relay.envelopes
     pump = EventPump(relay, worker, settings.event_poll_seconds)
