@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -13,6 +12,7 @@ from tmf_common.delivery import DeliveryWorker, EventRelay
 
 log = logging.getLogger("tmf.events")
 JOB_ID = "event-pump"
+SCAN_JOB_ID = "event-scan"
 
 
 class EventPump:
@@ -31,7 +31,6 @@ class EventPump:
         self._lock = threading.Lock()
         self._dirty = threading.Event()
         self._running = False
-        self._last_scan = 0.0
         self._in_run = threading.Event()
 
     def start(self) -> None:
@@ -40,6 +39,16 @@ class EventPump:
             "interval",
             seconds=self.poll_seconds,
             id=JOB_ID,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+        # The scans run as their own job, so a woken relay never waits behind one.
+        self.scheduler.add_job(
+            self.scan,
+            "interval",
+            seconds=self.poll_seconds,
+            id=SCAN_JOB_ID,
             max_instances=1,
             coalesce=True,
             next_run_time=datetime.now(UTC),
@@ -68,8 +77,7 @@ class EventPump:
     def run(self) -> None:
         """One job run: keep going while writes keep waking it, so a wake during a run is never lost.
 
-        Woken runs relay only the resources that were written (by `_id`, fast); the scans that find work left
-        by other processes, crashes and due retries run at most once per poll interval.
+        Runs relay only the resources that were written (by `_id`, fast); `scan` finds the rest.
         """
         while True:
             self._in_run.set()
@@ -97,7 +105,11 @@ class EventPump:
         for collection, resource_ids in by_collection.items():
             touched |= self.relay.relay_documents(collection, resource_ids)
         self.worker.dispatch(touched)
-        if time.monotonic() - self._last_scan >= self.poll_seconds:
-            self._last_scan = time.monotonic()
+
+    def scan(self) -> None:
+        """The safety net: relay what other processes or a crash left, and send retries that fell due."""
+        try:
             self.worker.dispatch(self.relay.relay_all())
             self.worker.deliver_due()
+        except Exception:
+            log.exception("event scan failed; the next poll retries")
