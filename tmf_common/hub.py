@@ -99,14 +99,10 @@ class HubService:
         return stored
 
     def retrieve(self, api: EventApi, subscription_id: str, fields: str | None = None) -> StoredResource:
-        found = self.repository.find_one({"_id": subscription_id, API: api.name})
+        found = self.repository.find_one({"_id": subscription_id, API: api.name}, parse_fields(fields))
         if found is None:
             raise NotFound(f"No hub subscription with id '{subscription_id}'")
-        projection = parse_fields(fields)
-        if projection is None:
-            return found
-        kept = {key: value for key, value in found.body.items() if key in projection or key in ("id", "href")}
-        return StoredResource(kept, found.revision, found.internal)
+        return found
 
     def list(
         self,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pymongo.database import Database
 
 from tmf_common.cancellation import CancellationDecider, CancellationFlow, TaskPolicy, TaskStates, accept_unless_started
@@ -13,38 +15,48 @@ from tmf_common.settings import Settings
 from tmf_common.write_guard import WriteGuard
 
 
+@dataclass(frozen=True)
+class OrderingApi:
+    """What makes an ordering API itself: its two resource types, their collections and the order rules."""
+
+    order_type: ResourceType
+    order_collection: str
+    rules: OrderRules
+    task_type: ResourceType
+    task_collection: str
+    task_states: TaskStates
+
+
 class OrderingService:
     def __init__(
         self,
-        *,
         database: Database,
         validators: SchemaValidators,
         settings: Settings,
-        order_type: ResourceType,
-        order_collection: str,
-        rules: OrderRules,
-        task_type: ResourceType,
-        task_collection: str,
-        task_states: TaskStates,
         guard: WriteGuard,
+        api: OrderingApi,
         decide_cancellation: CancellationDecider = accept_unless_started,
     ) -> None:
         self.orders = ResourceService(
-            order_type, ResourceRepository(database[order_collection], guard), validators, settings, OrderPolicy(rules)
-        )
-        self.cancellations = ResourceService(
-            task_type,
-            ResourceRepository(database[task_collection], guard),
+            api.order_type,
+            ResourceRepository(database[api.order_collection], guard),
             validators,
             settings,
-            TaskPolicy(task_states),
+            OrderPolicy(api.rules),
+        )
+        self.cancellations = ResourceService(
+            api.task_type,
+            ResourceRepository(database[api.task_collection], guard),
+            validators,
+            settings,
+            TaskPolicy(api.task_states),
         )
         self.cancellation_flow = CancellationFlow(
             tasks=self.cancellations,
             orders=self.orders,
-            shape=rules.shape,
-            order_lifecycle=rules.order_lifecycle,
-            item_lifecycle=rules.item_lifecycle,
-            task_states=task_states,
+            shape=api.rules.shape,
+            order_lifecycle=api.rules.order_lifecycle,
+            item_lifecycle=api.rules.item_lifecycle,
+            task_states=api.task_states,
             decide=decide_cancellation,
         )

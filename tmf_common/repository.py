@@ -92,17 +92,16 @@ class ResourceRepository:
         return _to_resource(document)
 
     def get(self, resource_id: str, projection: dict[str, int] | None = None) -> StoredResource | None:
-        projection = {**projection, REVISION: 1} if projection is not None else {PENDING_EVENTS: 0}
-        document = self.collection.find_one({"_id": resource_id, **_LIVE}, projection)
-        return None if document is None else _to_resource(document)
+        return self.find_one({"_id": resource_id}, projection)
 
     def get_with_internal(self, resource_id: str) -> StoredResource | None:
         """The resource with its bookkeeping fields (but not its pending events)."""
-        document = self.collection.find_one({"_id": resource_id, **_LIVE}, {PENDING_EVENTS: 0})
-        return None if document is None else _to_resource(document)
+        return self.find_one({"_id": resource_id})
 
-    def find_one(self, filter_: dict[str, Any]) -> StoredResource | None:
-        document = self.collection.find_one({**filter_, **_LIVE}, {PENDING_EVENTS: 0})
+    def find_one(self, filter_: dict[str, Any], projection: dict[str, int] | None = None) -> StoredResource | None:
+        """The first live resource matching filter_; projection (from `fields`) keeps only those attributes."""
+        projection = {**projection, REVISION: 1} if projection is not None else {PENDING_EVENTS: 0}
+        document = self.collection.find_one({**filter_, **_LIVE}, projection)
         return None if document is None else _to_resource(document)
 
     def list(self, query: ListQuery) -> tuple[builtins.list[dict[str, Any]], int]:

@@ -19,9 +19,9 @@ from pymongo.database import Database
 from tmf620_catalog import repository as catalog_repository
 from tmf620_catalog.service import CatalogService
 from tmf622_product_ordering import repository as ordering_repository
-from tmf622_product_ordering.service import product_ordering_service
+from tmf622_product_ordering.service import PRODUCT_ORDERING
 from tmf641_service_ordering import repository as service_repository
-from tmf641_service_ordering.service import service_ordering_service
+from tmf641_service_ordering.service import SERVICE_ORDERING
 from tmf_common import delivery
 from tmf_common import hub as hub_module
 from tmf_common.delivery import DeliveryWorker, EventSource
@@ -89,8 +89,8 @@ def build_services(settings: Settings, client: MongoClient, specs: dict[str, dic
     )
     guard = guard_for(database)
     catalog = CatalogService(database, SchemaValidators(specs["tmf620"]), settings, guard)
-    product_ordering = product_ordering_service(database, SchemaValidators(specs["tmf622"]), settings, guard)
-    service_ordering = service_ordering_service(database, SchemaValidators(specs["tmf641"]), settings, guard)
+    product_ordering = OrderingService(database, SchemaValidators(specs["tmf622"]), settings, guard, PRODUCT_ORDERING)
+    service_ordering = OrderingService(database, SchemaValidators(specs["tmf641"]), settings, guard, SERVICE_ORDERING)
     hub = HubService(database, settings, list(EVENT_APIS.values()), guard)
     sources = [
         *(EventSource(EVENT_APIS["tmf620"].name, service.repository) for service in catalog.services()),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -34,27 +35,22 @@ class EventPump:
         self._in_run = threading.Event()
 
     def start(self) -> None:
-        self.scheduler.add_job(
-            self.run,
-            "interval",
-            seconds=self.poll_seconds,
-            id=JOB_ID,
-            max_instances=1,
-            coalesce=True,
-            next_run_time=datetime.now(UTC),
-        )
+        self._every_poll(self.run, JOB_ID)
         # The scans run as their own job, so a woken relay never waits behind one.
-        self.scheduler.add_job(
-            self.scan,
-            "interval",
-            seconds=self.poll_seconds,
-            id=SCAN_JOB_ID,
-            max_instances=1,
-            coalesce=True,
-            next_run_time=datetime.now(UTC),
-        )
+        self._every_poll(self.scan, SCAN_JOB_ID)
         self.scheduler.start()
         self._running = True
+
+    def _every_poll(self, job: Callable[[], None], job_id: str) -> None:
+        self.scheduler.add_job(
+            job,
+            "interval",
+            seconds=self.poll_seconds,
+            id=job_id,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
 
     def stop(self) -> None:
         if self._running:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.api.test_catalog_api import JSON_PATCH, MERGE_PATCH, create
 from tests.support import assert_tmf_error
 from tmf620_catalog.repository import COLLECTIONS
 from tmf_common.resource_service import ResourceService
@@ -18,14 +19,6 @@ TIMEOUT = 10
 LIMIT_BYTES = 256 * 1024  # tests/conftest.py settings
 MAX_DEPTH = 32
 RESOURCES = list(COLLECTIONS)
-MERGE_PATCH = "application/merge-patch+json"
-JSON_PATCH = "application/json-patch+json"
-
-
-def create(http: requests.Session, catalog_url: str, resource: str, body: dict[str, Any]) -> requests.Response:
-    response = http.post(f"{catalog_url}/{resource}", json=body, timeout=TIMEOUT)
-    assert response.status_code == 201, response.text
-    return response
 
 
 def send(
