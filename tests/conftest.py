@@ -50,6 +50,8 @@ def settings() -> Settings:
         max_body_bytes=256 * 1024,
         validate_responses=False,
         deliver_events=False,
+        # Orders stay where the tests put them; the orchestration tests start their own engine-running server.
+        run_engine=False,
         allow_private_callbacks=True,
     )
 

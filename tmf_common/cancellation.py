@@ -28,6 +28,18 @@ fulfilment has started, because nothing can undo fulfilment yet.
 """
 
 
+CancellationConfirmation = Callable[[dict[str, Any]], bool]
+"""order (pendingCancellation) -> True once whatever fulfilment started has been unwound, so it can be cancelled.
+
+While it answers False the request stays inProgress; whoever unwinds the fulfilment (the orchestration engine)
+calls `CancellationFlow.run` again when it is done.
+"""
+
+
+def nothing_to_unwind(_order: dict[str, Any]) -> bool:
+    return True
+
+
 def accept_unless_started(order: dict[str, Any]) -> str | None:
     state = order.get("state")
     if state == "acknowledged":
@@ -65,6 +77,7 @@ class CancellationFlow:
     item_lifecycle: Lifecycle[Any]
     task_states: TaskStates
     decide: CancellationDecider = accept_unless_started
+    confirm: CancellationConfirmation = nothing_to_unwind
 
     @property
     def order_key(self) -> str:
@@ -94,6 +107,8 @@ class CancellationFlow:
             if mine and state == CANCELLED:
                 return self._set_task(task_id, self.task_states.done)
             if mine and state == PENDING:
+                if not self.confirm(order.body):
+                    return task  # fulfilment is being unwound; its owner runs this task again when done
                 self._move(order_id, task_id, PENDING, CANCELLED, task.body)
             elif mine and state == ASSESSING:
                 refusal = self.decide({**order.body, "state": memory["previousState"]})

@@ -45,3 +45,8 @@ def canonical_filter_instant(text: str) -> str | None:
             return None
         return format_instant(datetime(day.year, day.month, day.day, tzinfo=UTC))
     return canonical_date_time(text)
+
+
+def parse_instant(text: str) -> datetime:
+    """A timestamp this service wrote (format_instant) back as an aware datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -226,6 +226,9 @@ class EventRelay:
         self.guard = guard
         self.streams = DeliveryStreams(database, guard)
         self.envelopes = EnvelopeCache()
+        # In-process consumers (the orchestration engine) told (api, envelopes) before events leave a resource;
+        # each must record what it needs durably and idempotently, since a relay may repeat after a crash.
+        self.consumers: list[Callable[[str, list[dict[str, Any]]], None]] = []
 
     def relay_documents(self, collection: str, resource_ids: Iterable[str]) -> set[str]:
         """Relay the events of the given resources; returns the delivery streams that received deliveries."""
@@ -258,6 +261,7 @@ class EventRelay:
             return set()
         queued: dict[str, list[StreamEntry]] = {}
         logged: list[dict[str, Any]] = []
+        envelopes: list[dict[str, Any]] = []
         deliveries: list[dict[str, Any]] = []
         subscriptions = self.hub.subscriptions(source.api)
         now = _stamp(_now())
@@ -278,6 +282,7 @@ class EventRelay:
                 }
             )
             self.envelopes.put(event.event_id, envelope)
+            envelopes.append(envelope)
             for subscription in subscriptions:
                 if subscription.filter.matches(envelope):
                     delivery_id = f"{subscription.id}:{event.event_id}"
@@ -304,6 +309,8 @@ class EventRelay:
         self._insert_all(self.log, logged)
         self._insert_all(self.deliveries, deliveries)
         self.streams.add_all(queued)
+        for consumer in self.consumers:
+            consumer(source.api, envelopes)
         collection = source.repository.collection
         with self.guard.hold(collection.name, document["_id"], document.get(REVISION, 0) + 1) as mine:
             if mine:

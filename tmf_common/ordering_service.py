@@ -37,6 +37,7 @@ class OrderingService:
         api: OrderingApi,
         decide_cancellation: CancellationDecider = accept_unless_started,
     ) -> None:
+        self.rules = api.rules
         self.orders = ResourceService(
             api.order_type,
             ResourceRepository(database[api.order_collection], guard),

@@ -42,6 +42,8 @@ Change = Callable[[StoredResource, str], "dict[str, Any] | None"]
 """(current resource, now) -> the new body, or None to leave it as it is."""
 InternalChange = Callable[[StoredResource, "dict[str, Any]"], "dict[str, Any] | None"]
 """(current resource, new body) -> bookkeeping fields (`_`-prefixed) to set in the same write."""
+ExtraEvents = Callable[["dict[str, Any]", "dict[str, Any]", str], "list[RecordedEvent]"]
+"""(body before, body after, now) -> events beyond the change's own (e.g. InformationRequired), in the same write."""
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,12 @@ class ResourceService:
         return self.repository.list(list_query(self.settings, context, fields, sort, offset, limit))
 
     def update(
-        self, resource_id: str, change: Change, if_match: str | None = None, internal: InternalChange | None = None
+        self,
+        resource_id: str,
+        change: Change,
+        if_match: str | None = None,
+        internal: InternalChange | None = None,
+        extra_events: ExtraEvents | None = None,
     ) -> StoredResource:
         """Apply change to the current body and write it if nobody wrote meanwhile; a lost race re-reads and retries.
 
@@ -224,6 +231,8 @@ class ResourceService:
             if after is None or after == before.body:
                 return before
             events = events_for_change(self.type, before.body, after, now, self.policy.state_path(before.body, after))
+            if extra_events is not None:
+                events.extend(extra_events(before.body, after, now))
             extra = internal(before, after) if internal is not None else None
             updated = self.repository.replace_if_revision(before, after, events, extra)
             if updated is not None:

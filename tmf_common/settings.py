@@ -36,6 +36,12 @@ class Settings:
     webhook_max_age_seconds: float = 7200.0
     # How long a sender owns an attempt; a delivery whose sender died is tried again after it.
     webhook_lease_seconds: float = 30.0
+    # Run the orchestration engine in this process (any number of processes may).
+    run_engine: bool = True
+    engine_poll_seconds: float = 2.0
+    engine_workers: int = 4
+    # How long the OSS has to bring a service order to an outcome before the product order is held for care.
+    service_order_deadline_seconds: float = 7 * 24 * 3600.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -59,4 +65,8 @@ class Settings:
             webhook_max_delay_seconds=float(env.get("TMF_WEBHOOK_MAX_DELAY_SECONDS", "300")),
             webhook_max_age_seconds=float(env.get("TMF_WEBHOOK_MAX_AGE_SECONDS", "7200")),
             webhook_lease_seconds=float(env.get("TMF_WEBHOOK_LEASE_SECONDS", "30")),
+            run_engine=env.get("TMF_RUN_ENGINE", "1") not in ("0", "false", "no"),
+            engine_poll_seconds=float(env.get("TMF_ENGINE_POLL_SECONDS", "2.0")),
+            engine_workers=int(env.get("TMF_ENGINE_WORKERS", "4")),
+            service_order_deadline_seconds=float(env.get("TMF_SERVICE_ORDER_DEADLINE_SECONDS", str(7 * 24 * 3600))),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,8 @@ from connexion.options import SwaggerUIOptions
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from orchestration import store as orchestration_store
+from orchestration.engine import EngineSettings, FulfilmentEngine
 from tmf620_catalog import repository as catalog_repository
 from tmf620_catalog.service import CatalogService
 from tmf622_product_ordering import repository as ordering_repository
@@ -34,6 +36,7 @@ from tmf_common.retry import RetryPolicy
 from tmf_common.schemas import SchemaValidators
 from tmf_common.settings import Settings
 from tmf_common.write_guard import guard_for
+from tmf_server.engine_pump import EnginePump
 from tmf_server.event_pump import EventPump
 
 log = logging.getLogger("tmf.server")
@@ -50,6 +53,7 @@ APIS = (
     ApiModule("tmf622-product-ordering.yaml", "tmf622"),
     ApiModule("tmf641-service-ordering.yaml", "tmf641"),
     ApiModule("event-delivery.yaml", "eventDelivery"),
+    ApiModule("orchestration.yaml", "orchestration"),
 )
 SERVICE_SPEC = "service.yaml"
 
@@ -66,6 +70,8 @@ class Services:
     service_ordering: OrderingService
     hub: HubService
     events: EventPump
+    engine: FulfilmentEngine
+    orchestration: EnginePump
 
 
 EVENT_APIS = {
@@ -85,6 +91,7 @@ def build_services(settings: Settings, client: MongoClient, specs: dict[str, dic
             *service_repository.INDEXES,
             *hub_module.INDEXES,
             *delivery.INDEXES,
+            *orchestration_store.INDEXES,
         ],
     )
     guard = guard_for(database)
@@ -118,9 +125,30 @@ def build_services(settings: Settings, client: MongoClient, specs: dict[str, dic
     )
     relay = delivery.EventRelay(database, sources, hub, guard)
     worker.envelopes = relay.envelopes
-    pump = EventPump(relay, worker, settings.event_poll_seconds)
+    pump = EventPump(relay, worker, settings.event_poll_seconds, send=settings.deliver_events)
     for source in sources:
         source.repository.on_recorded = pump.notify
+    signals = orchestration_store.SignalQueue(database)
+    engine = FulfilmentEngine(
+        orchestration_store.PlanRepository(database, guard),
+        signals,
+        orchestration_store.LeaseTable(database),
+        product_ordering,
+        service_ordering,
+        catalog,
+        EngineSettings(
+            service_order_deadline=timedelta(seconds=settings.service_order_deadline_seconds),
+            public_url=settings.public_url,
+        ),
+    )
+    # Cancelling a product order asks the engine, which unwinds the service orders it created.
+    product_ordering.cancellation_flow = replace(
+        product_ordering.cancellation_flow, decide=engine.decide_cancellation, confirm=engine.confirm_cancellation
+    )
+    engine_pump = EnginePump(engine, signals, settings.engine_poll_seconds, settings.engine_workers)
+    if settings.run_engine:
+        relay.consumers.append(engine.on_events)
+        engine.on_signal = engine_pump.notify
     return Services(
         settings=settings,
         client=client,
@@ -130,6 +158,8 @@ def build_services(settings: Settings, client: MongoClient, specs: dict[str, dic
         service_ordering=service_ordering,
         hub=hub,
         events=pump,
+        engine=engine,
+        orchestration=engine_pump,
     )
 
 
@@ -148,11 +178,14 @@ def create_app(settings: Settings, mongodb_uri: str) -> Any:
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
         client = connect(mongodb_uri)
         services = build_services(settings, client, specs)
-        if settings.deliver_events:
+        if settings.deliver_events or settings.run_engine:
             services.events.start()
+        if settings.run_engine:
+            services.orchestration.start()
         try:
             yield {"services": services}
         finally:
+            services.orchestration.stop()
             services.events.stop()
             client.close()
 

@@ -23,9 +23,11 @@ class EventPump:
     is the safety net: it relays whatever other processes (or a crash) left behind and sends retries that fell due.
     """
 
-    def __init__(self, relay: EventRelay, worker: DeliveryWorker, poll_seconds: float = 1.0) -> None:
+    def __init__(self, relay: EventRelay, worker: DeliveryWorker, poll_seconds: float = 1.0, send: bool = True) -> None:
         self.relay = relay
         self.worker = worker
+        # False: relay only (for the engine's consumer), and leave webhook sending to other processes.
+        self.send = send
         self.poll_seconds = poll_seconds
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self._hints: set[tuple[str, str]] = set()
@@ -100,12 +102,15 @@ class EventPump:
         touched: set[str] = set()
         for collection, resource_ids in by_collection.items():
             touched |= self.relay.relay_documents(collection, resource_ids)
-        self.worker.dispatch(touched)
+        if self.send:
+            self.worker.dispatch(touched)
 
     def scan(self) -> None:
         """The safety net: relay what other processes or a crash left, and send retries that fell due."""
         try:
-            self.worker.dispatch(self.relay.relay_all())
-            self.worker.deliver_due()
+            touched = self.relay.relay_all()
+            if self.send:
+                self.worker.dispatch(touched)
+                self.worker.deliver_due()
         except Exception:
             log.exception("event scan failed; the next poll retries")

@@ -8,6 +8,7 @@ from tmf_common.settings import Settings
 DELIVERING_SETTINGS = Settings(
     database_name=TEST_DATABASE,
     deliver_events=True,
+    run_engine=False,
     allow_private_callbacks=True,
     event_poll_seconds=0.2,
     webhook_max_attempts=4,

@@ -33,6 +33,7 @@ OPEN_STATES = ["pending", "inFlight", "waitingRetry"]
 # which to kill the server with no attempt under way (a delivery killed mid-attempt waits out its 30 s lease).
 BASE_ENV = {
     "TMF_ALLOW_PRIVATE_CALLBACKS": "1",
+    "TMF_RUN_ENGINE": "0",
     "TMF_EVENT_POLL_SECONDS": "0.2",
     "TMF_WEBHOOK_MAX_ATTEMPTS": "200",
     "TMF_WEBHOOK_FIRST_DELAY_SECONDS": "0.05",
