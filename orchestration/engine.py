@@ -48,8 +48,10 @@ log = logging.getLogger("tmf.orchestration")
 
 PRODUCT_ORDERING_API = "productOrderingManagement"
 SERVICE_ORDERING_API = "serviceOrdering"
-# Product order states whose StateChange makes the engine look again: a cancellation it has to carry out.
-WAKING_ORDER_STATES = frozenset({"pendingCancellation", "cancelled"})
+# Product order states whose StateChange makes the engine look again: a cancellation it has to carry out, and an
+# operator moving a held order back to inProgress.
+WAKING_ORDER_STATES = frozenset({"inProgress", "pendingCancellation", "cancelled"})
+ORDER_HELD = "orderHeld"
 FINAL_SERVICE_ORDER_STATES = frozenset({"completed", "failed", "partial", "cancelled", "rejected"})
 NOTE_AUTHOR = "orchestration engine"
 MAX_STEPS = 100
@@ -230,7 +232,14 @@ class FulfilmentEngine:
         if state == "assessingCancellation":
             return False  # the cancellation request decides first
         if plan.state == PlanState.HELD:
-            # Nothing proceeds while held; only the resume action (an operator's decision) moves it on.
+            # Nothing proceeds while held; only an operator moves it on: the resume action, or a PATCH of the
+            # order back to inProgress once the engine had put it in held (told apart from "not held yet" by
+            # the orderHeld milestone the engine records after holding the order).
+            stamp = format_instant(now)
+            if state == "held" and not _order_held_recorded(plan):
+                return self._save(stored, plan.marked(ORDER_HELD, stamp, "the product order is held"), now)
+            if state == "inProgress" and _order_held_recorded(plan):
+                return self._save(stored, resume(plan, stamp), now)
             return self._sync_order(order, plan, now)
         observed = self._observe(plan, now)
         if observed != plan:
@@ -490,6 +499,13 @@ def _order_state_for(plan: Plan, current: str, order: dict[str, Any], rules: Any
     if lifecycle.can(lifecycle.parse(current), lifecycle.parse(target)):
         return target
     return "inProgress" if lifecycle.can(lifecycle.parse(current), lifecycle.parse("inProgress")) else None
+
+
+def _order_held_recorded(plan: Plan) -> bool:
+    """Whether the engine saw the order held since the plan was last held."""
+    names = [milestone.name for milestone in plan.milestones]
+    last_held = max((i for i, name in enumerate(names) if name == "held"), default=-1)
+    return ORDER_HELD in names[last_held + 1 :]
 
 
 def _service_order_failure(reference: dict[str, Any], found: StoredResource | None) -> str:

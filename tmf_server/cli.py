@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -51,12 +52,17 @@ def run_database(settings: Settings) -> None:
             stopped.wait()
 
 
-def load_catalog(base_url: str, directory: Path | None) -> None:
-    from tmf_server.example_catalog import load_example_catalog
+def load_catalog(base_url: str, directory: Path | None, order_file: Path | None) -> None:
+    from tmf_server.example_catalog import REFERENCE_ORDER, load_example_catalog, order_for_catalog
 
     created = load_example_catalog(base_url, directory) if directory else load_example_catalog(base_url)
     for key, resource in created.items():
         print(f"{key}: {resource.get('href')}")
+    if order_file is not None:
+        # The example order names offerings by their catalog keys; the server gave them ids just now.
+        order = order_for_catalog(json.loads(REFERENCE_ORDER.read_text(encoding="utf-8")), created)
+        order_file.write_text(json.dumps(order, indent=2) + "\n", encoding="utf-8")
+        print(f"reference order for this catalog: {order_file}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,6 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     loader = commands.add_parser("load-catalog", help="load the example catalog through the public API")
     loader.add_argument("--url", default=None, help="service base URL (default http://TMF_HOST:TMF_PORT)")
     loader.add_argument("--directory", type=Path, default=None)
+    loader.add_argument(
+        "--write-order", type=Path, default=None, help="write the reference order, naming this catalog's offerings"
+    )
     arguments = parser.parse_args(argv)
     settings = Settings.from_env()
     try:
@@ -79,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif arguments.command == "build-db":
             print(build_ferretdb())
         elif arguments.command == "load-catalog":
-            load_catalog(arguments.url or f"http://{settings.host}:{settings.port}", arguments.directory)
+            url = arguments.url or f"http://{settings.host}:{settings.port}"
+            load_catalog(url, arguments.directory, arguments.write_order)
     except EmbeddedDatabaseError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -230,3 +230,19 @@ def _response_body(response: requests.Response) -> Any:
         return response.json()
     except ValueError:
         return response.text
+
+
+REFERENCE_ORDER = Path(__file__).resolve().parents[1] / "examples" / "orders" / "family-plan-order.json"
+
+
+def order_for_catalog(order: dict[str, Any], created: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """A copy of an example order whose productOffering ids (catalog x-keys) name the loaded catalog's entities."""
+    resolved = json.loads(json.dumps(order))
+    pending = list(resolved.get("productOrderItem") or [])
+    while pending:
+        item = pending.pop()
+        offering = item.get("productOffering") or {}
+        if offering.get("id") in created:
+            item["productOffering"] = {**offering, "id": _created_field(created, offering["id"], None)}
+        pending.extend(item.get("productOrderItem") or [])
+    return resolved

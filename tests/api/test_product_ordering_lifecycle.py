@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 import requests
 
+from orchestration.store import PlanRepository
+from orchestration.tasks import Plan, PlanState
 from tests.api.test_product_ordering import (
     BASE_PATH,
     CANCELLATIONS,
@@ -35,6 +37,7 @@ from tests.api.test_product_ordering import (
     stored_order,
 )
 from tests.payloads import BUNDLE_ITEM_ID, SIM_ITEM_IDS, family_plan_order
+from tmf_common.write_guard import AtomicServerGuard
 
 ALL_ITEMS = (BUNDLE_ITEM_ID, *SIM_ITEM_IDS)
 
@@ -396,9 +399,33 @@ def test_cancelling_an_acknowledged_order_cancels_it_and_its_items(product_order
     ]
 
 
-def test_cancelling_an_order_in_progress_is_refused_and_the_order_goes_back(product_ordering_url, http, database):
+def test_cancelling_an_order_in_progress_without_service_orders_cancels_it(product_ordering_url, http, database):
+    """Nothing to unwind (no fulfilment plan created any service order): the cancellation completes at once."""
+    order = in_progress_order(http, product_ordering_url)
+
+    response = request_cancellation(http, product_ordering_url, order["id"])
+
+    assert response.status_code == 201, response.text
+    task = response.json()
+    assert task["state"] == "done", task
+    after = get_order(http, product_ordering_url, order["id"])
+    assert after["state"] == "cancelled"
+    assert set(item_states(after).values()) == {"cancelled"}
+    path = state_path(stored_events(database, order["id"]))
+    assert path == ["acknowledged", "inProgress", "assessingCancellation", "pendingCancellation", "cancelled"]
+    assert_valid_path(path)
+
+
+def test_cancelling_an_order_whose_fulfilment_completed_is_refused_and_the_order_goes_back(
+    product_ordering_url, http, database
+):
+    """The engine refuses once the plan completed, even if the order itself has not caught up yet."""
     order = in_progress_order(http, product_ordering_url)
     states_before = item_states(order)
+    now = "2030-01-01T00:00:00.000Z"
+    PlanRepository(database, AtomicServerGuard()).insert(
+        Plan(id=order["id"], state=PlanState.COMPLETED, tasks=(), created_at=now, updated_at=now)
+    )
 
     response = request_cancellation(http, product_ordering_url, order["id"])
 
@@ -406,8 +433,7 @@ def test_cancelling_an_order_in_progress_is_refused_and_the_order_goes_back(prod
     task = response.json()
     assert task["state"] == "terminatedWithError"
     assert "effectiveCancellationDate" not in task
-    error = cancellation_error(task)
-    assert "inProgress" in error["message"]
+    assert "completed" in cancellation_error(task)["message"]
     after = get_order(http, product_ordering_url, order["id"])
     assert after["state"] == "inProgress"
     assert item_states(after) == states_before

@@ -20,6 +20,7 @@ OPENAPI_DIR = Path(__file__).resolve().parents[2] / "openapi"
 # Documents whose operations have handler packages in this repository: their operationIds must resolve.
 WITH_HANDLERS = (
     "event-delivery.yaml",
+    "orchestration.yaml",
     "service.yaml",
     "tmf620-product-catalog.yaml",
     "tmf622-product-ordering.yaml",
