@@ -11,6 +11,8 @@ from tmf620_catalog.domain import BundleOption, ResolvedOffering
 
 BUNDLES = "bundles"
 BUNDLED_IN = "bundledIn"
+# Relationship types, lower-cased, that point from a bundled item to its bundle ("bundled" is common in portals).
+CHILD_TO_PARENT = frozenset({"bundledin", "bundled"})
 SERVICE_ACTIONS = {"add": "add", "modify": "modify", "delete": "delete"}
 
 
@@ -108,7 +110,7 @@ def _children(items: list[dict[str, Any]], by_id: dict[str, dict[str, Any]]) -> 
             kind = str(relationship.get("relationshipType", "")).lower()
             if kind == BUNDLES.lower():
                 link(item_id, str(relationship.get("id")))
-            elif kind == BUNDLED_IN.lower():
+            elif kind in CHILD_TO_PARENT:
                 link(str(relationship.get("id")), item_id)
     return children
 
@@ -123,7 +125,7 @@ def _expand_item(
     item_id = str(item.get("id"))
     action = str(item.get("action", "add"))
     product = item.get("product") or {}
-    given = {str(c.get("name")): c.get("value") for c in product.get("productCharacteristic") or [] if "name" in c}
+    given = {str(c.get("name")): c for c in product.get("productCharacteristic") or [] if "name" in c}
     this = DecomposedProduct(
         key=item_id,
         order_item=item_id,
@@ -209,7 +211,9 @@ def _expand_defaults(
     return expanded
 
 
-def _characteristics(offering: ResolvedOffering, given: dict[str, Any], instance: int) -> tuple[tuple[str, Any], ...]:
+def _characteristics(
+    offering: ResolvedOffering, given: dict[str, dict[str, Any]], instance: int
+) -> tuple[tuple[str, Any], ...]:
     """The specification's characteristics with a value: the order's value, else the catalog default.
 
     Catalog convention for bundles expanded by default: the first instance of a bundled offering takes each
@@ -220,13 +224,19 @@ def _characteristics(offering: ResolvedOffering, given: dict[str, Any], instance
     for spec in offering.characteristics:
         name = str(spec.get("name"))
         if name in given:
-            values.append((name, {"valueType": spec.get("valueType"), "value": given[name]}))
+            # The order's own valueType describes the value it gives (an object for a quantity with units).
+            value_type = given[name].get("valueType") or spec.get("valueType")
+            values.append((name, {"valueType": value_type, "value": given[name].get("value")}))
             continue
         chosen = _default_value(spec, instance)
         if chosen is not None:
             values.append((name, chosen))
     declared = {name for name, _ in values} | {str(spec.get("name")) for spec in offering.characteristics}
-    values.extend((name, {"value": value}) for name, value in given.items() if name not in declared)
+    values.extend(
+        (name, {key: c[key] for key in ("valueType", "value") if key in c})
+        for name, c in given.items()
+        if name not in declared
+    )
     return tuple(values)
 
 

@@ -137,8 +137,9 @@ class FulfilmentEngine:
         if token is None:
             return False
         try:
+            known = _Known()
             for _ in range(MAX_STEPS):
-                if not self._step(order_id):
+                if not self._step(order_id, known):
                     return True
             log.warning(
                 "productOrder %s: still changing after %d steps; the next signal continues", order_id, MAX_STEPS
@@ -208,27 +209,34 @@ class FulfilmentEngine:
 
     # -- one step ----------------------------------------------------------------------------------------------
 
-    def _step(self, order_id: str) -> bool:
-        """One persisted change; False when there is nothing to do until something else happens."""
-        order = self.product_ordering.orders.repository.get_with_internal(order_id)
-        stored = self.plans.get(order_id)
+    def _step(self, order_id: str, known: _Known) -> bool:
+        """One persisted change; False when there is nothing to do until something else happens.
+
+        What this advance wrote itself is carried in `known` instead of being read back; anything else (and
+        everything after a lost race) is read from the database.
+        """
+        if not known.order_is_known:
+            known.remember_order(self.product_ordering.orders.repository.get_with_internal(order_id))
+        if not known.plan_is_known:
+            known.remember_plan(self.plans.get(order_id))
+        order, stored = known.order, known.plan
         now = _now()
         if stored is None:
             if order is None or order.body.get("state") != "acknowledged":
                 return False
-            return self._decompose(order, now)
+            return self._decompose(order, now, known)
         plan = stored.plan
         if order is None:
             return False  # deleted (only possible in a final state): nothing left to follow
         state = order.body.get("state")
         if plan.state in (PlanState.COMPLETED, PlanState.REJECTED):
-            return self._sync_order(order, plan, now)
+            return self._sync_order(known, order, plan, now)
         if plan.state == PlanState.CANCELLED:
-            return self._finish_cancellation(order)
+            return self._finish_cancellation(known, order)
         if state in ("pendingCancellation", "cancelled") and plan.state != PlanState.CANCELLING:
-            return self._save(stored, self._begin_cancellation(plan, order, now), now)
+            return self._save(known, stored, self._begin_cancellation(plan, order, now), now)
         if plan.state == PlanState.CANCELLING:
-            return self._cancel_step(stored, now)
+            return self._cancel_step(known, stored, now)
         if state == "assessingCancellation":
             return False  # the cancellation request decides first
         if plan.state == PlanState.HELD:
@@ -237,44 +245,51 @@ class FulfilmentEngine:
             # the orderHeld milestone the engine records after holding the order).
             stamp = format_instant(now)
             if state == "held" and not _order_held_recorded(plan):
-                return self._save(stored, plan.marked(ORDER_HELD, stamp, "the product order is held"), now)
+                return self._save(known, stored, plan.marked(ORDER_HELD, stamp, "the product order is held"), now)
             if state == "inProgress" and _order_held_recorded(plan):
-                return self._save(stored, resume(plan, stamp), now)
-            return self._sync_order(order, plan, now)
+                return self._save(known, stored, resume(plan, stamp), now)
+            return self._sync_order(known, order, plan, now)
         observed = self._observe(plan, now)
         if observed != plan:
-            return self._save(stored, observed, now)
+            return self._save(known, stored, observed, now)
         failed = plan.tasks_in(TaskState.FAILED)
         if failed:
             reason = "; ".join(f"{task.id}: {task.error}" for task in failed)
             held = plan.moved(PlanState.HELD, format_instant(now), reason).marked("held", format_instant(now), reason)
-            return self._save(stored, held, now)
+            return self._save(known, stored, held, now)
         runnable = plan.ready_tasks() + [
             task
             for task in plan.tasks_in(TaskState.WAITING_RETRY)
             if task.next_attempt_at is None or parse_instant(task.next_attempt_at) <= now
         ]
         if runnable:
-            return self._save(stored, self._run(plan, runnable[0], order, now), now)
+            return self._save(known, stored, self._run(plan, runnable[0], order, now), now)
         if all(task.state == TaskState.DONE for task in plan.tasks if task.state != TaskState.SUPERSEDED):
             stamp = format_instant(now)
-            return self._save(
-                stored, plan.moved(PlanState.COMPLETED, stamp).marked("completed", stamp, "all done"), now
-            )
-        return self._sync_order(order, plan, now)
+            completed = plan.moved(PlanState.COMPLETED, stamp).marked("completed", stamp, "every task done")
+            return self._save(known, stored, completed, now)
+        return self._sync_order(known, order, plan, now)
 
-    def _save(self, stored: StoredPlan, plan: Plan, now: datetime) -> bool:
+    def _save(self, known: _Known, stored: StoredPlan, plan: Plan, now: datetime) -> bool:
         if plan == stored.plan:
             return False
         plan = replace(plan, updated_at=format_instant(now))
-        if self.plans.replace(stored, plan) is None:
-            return True  # another writer changed it: the next step reads it again
-        timer = _next_timer(plan)
-        if timer is not None:
-            self.signals.record([(f"{plan.id}|timer|{format_instant(timer)}", plan.id, timer)])
+        timer, previous = _next_timer(plan), _next_timer(stored.plan)
+        if timer is not None and timer != previous:
+            # Before the plan write, so a crash between the two cannot leave a plan waiting on a timer that does
+            # not exist; a timer left by a lost race just fires once for nothing.
+            self.signals.record([(_timer_signal(plan.id, timer), plan.id, timer)])
+        written = self.plans.replace(stored, plan)
+        if written is None:
+            known.forget()  # another writer changed it: the next step reads both again
+            return True
+        known.remember_plan(written)
+        if previous is not None and previous != timer:
+            # A timer nobody needs would otherwise sit in the poll's scan until it falls due (days, for a deadline).
+            self.signals.done([_timer_signal(plan.id, previous)])
         return True
 
-    def _decompose(self, order: StoredResource, now: datetime) -> bool:
+    def _decompose(self, order: StoredResource, now: datetime, known: _Known) -> bool:
         stamp = format_instant(now)
         try:
             offerings = {
@@ -284,7 +299,10 @@ class FulfilmentEngine:
             plan = build_plan(order.body, decompose_order(order.body, offerings), stamp)
         except (CatalogResolutionError, DecompositionError) as error:
             plan = rejected_plan(order.body, str(error), stamp)
-        self.plans.insert(plan)
+        if self.plans.insert(plan):
+            known.remember_plan(StoredPlan(plan, 1))
+        else:
+            known.forget()  # another process decomposed it first
         return True
 
     # -- running tasks -----------------------------------------------------------------------------------------
@@ -376,12 +394,12 @@ class FulfilmentEngine:
         ).moved(PlanState.CANCELLING, stamp)
         return cancelling.marked("cancellationStarted", stamp, f"{len(cancels)} service orders to cancel")
 
-    def _cancel_step(self, stored: StoredPlan, now: datetime) -> bool:
+    def _cancel_step(self, known: _Known, stored: StoredPlan, now: datetime) -> bool:
         plan = stored.plan
         stamp = format_instant(now)
         for task in plan.tasks_in(TaskState.PLANNED):
             if task.kind == TaskKind.CANCEL_SERVICE_ORDER:
-                return self._save(stored, plan.with_task(self._cancel_service_orders(plan, task, stamp)), now)
+                return self._save(known, stored, plan.with_task(self._cancel_service_orders(plan, task, stamp)), now)
         observed = self._observe(plan, now)
         # A cancelled service order ends its wait as cancelled, not failed: that is what was asked for.
         observed = observed.with_tasks(
@@ -392,10 +410,12 @@ class FulfilmentEngine:
             ]
         )
         if observed != plan:
-            return self._save(stored, observed, now)
+            return self._save(known, stored, observed, now)
         open_states = (TaskState.PLANNED, TaskState.RUNNING, TaskState.WAITING_RETRY)
         if not plan.tasks_in(*open_states):
-            return self._save(stored, plan.moved(PlanState.CANCELLED, stamp).marked("cancelled", stamp, "done"), now)
+            return self._save(
+                known, stored, plan.moved(PlanState.CANCELLED, stamp).marked("cancelled", stamp, "done"), now
+            )
         return False
 
     def _cancel_service_orders(self, plan: Plan, task: Task, stamp: str) -> Task:
@@ -414,18 +434,19 @@ class FulfilmentEngine:
         running = task.moved(TaskState.RUNNING, stamp, attempts=task.attempts + 1)
         return running.moved(TaskState.DONE, stamp, result={"cancellations": outcomes})
 
-    def _finish_cancellation(self, order: StoredResource) -> bool:
+    def _finish_cancellation(self, known: _Known, order: StoredResource) -> bool:
         if order.body.get("state") != "pendingCancellation":
             return False
         memory = order.internal.get(CANCELLATION) or {}
         if memory.get("taskId"):
             self.product_ordering.cancellation_flow.run(str(memory["taskId"]))
+            known.forget()  # the flow wrote the order
             return True
         return False
 
     # -- the product order follows the plan --------------------------------------------------------------------
 
-    def _sync_order(self, order: StoredResource, plan: Plan, now: datetime) -> bool:
+    def _sync_order(self, known: _Known, order: StoredResource, plan: Plan, now: datetime) -> bool:
         orders = self.product_ordering.orders
         lifecycle = self.product_ordering.rules.order_lifecycle
         rules = self.product_ordering.rules
@@ -457,7 +478,27 @@ class FulfilmentEngine:
             return []
 
         written = orders.update(str(order.body["id"]), change, extra_events=information_required)
+        known.remember_order(written)
         return written.revision != order.revision
+
+
+class _Known:
+    """The order and plan as one advance last wrote them, valid for the next step only."""
+
+    def __init__(self) -> None:
+        self.order: StoredResource | None = None
+        self.plan: StoredPlan | None = None
+        self.order_is_known = False
+        self.plan_is_known = False
+
+    def forget(self) -> None:
+        self.order_is_known = self.plan_is_known = False
+
+    def remember_order(self, order: StoredResource | None) -> None:
+        self.order, self.order_is_known = order, True
+
+    def remember_plan(self, plan: StoredPlan | None) -> None:
+        self.plan, self.plan_is_known = plan, True
 
 
 def _apply_plan_to_items(order: dict[str, Any], plan: Plan, rules: Any) -> None:
@@ -524,6 +565,10 @@ def _service_order_failure(reference: dict[str, Any], found: StoredResource | No
 def _base_of(href: str | None) -> str:
     parts = urlsplit(href or "")
     return f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
+
+
+def _timer_signal(plan_id: str, at: datetime) -> str:
+    return f"{plan_id}|timer|{format_instant(at)}"
 
 
 def _next_timer(plan: Plan) -> datetime | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -138,7 +139,8 @@ class Task:
         """The task in `state`, with the time stamps that move records; raises on a move the lifecycle forbids."""
         TASK_LIFECYCLE.transition(self.state, state)
         stamps: dict[str, Any] = {}
-        if state == TaskState.RUNNING and self.state != TaskState.RUNNING:
+        if state == TaskState.RUNNING and self.started_at is None:
+            # The first attempt's start: a retry's age limit counts from it.
             stamps["started_at"] = now
         if state in (TaskState.DONE, TaskState.FAILED, TaskState.CANCELLED):
             stamps["finished_at"] = now
@@ -275,7 +277,10 @@ def resume(plan: Plan, now: str) -> Plan:
     added: list[Task] = []
     for failed in plan.tasks_in(TaskState.FAILED):
         if failed.kind != TaskKind.AWAIT_SERVICE_ORDER:
-            changed.append(replace(failed.moved(TaskState.PLANNED, now), error=None, next_attempt_at=None, attempts=0))
+            again = failed.moved(TaskState.PLANNED, now)
+            changed.append(
+                replace(again, error=None, next_attempt_at=None, attempts=0, started_at=None, finished_at=None)
+            )
             continue
         creator = plan.task(failed.depends_on[0])
         group = str(creator.payload.get("group", creator.id))
@@ -287,7 +292,7 @@ def resume(plan: Plan, now: str) -> Plan:
             order_items=creator.order_items,
             generation=generation,
             created_at=now,
-            payload=creator.payload,
+            payload=copy.deepcopy(creator.payload),
         )
         new_wait = Task(
             id=task_id(TaskKind.AWAIT_SERVICE_ORDER, group, generation),
@@ -301,12 +306,13 @@ def resume(plan: Plan, now: str) -> Plan:
         changed.append(failed.moved(TaskState.SUPERSEDED, now))
         added.extend([new_creator, new_wait])
         replaced[failed.id] = new_wait.id
+    updated = plan.with_tasks(changed)
     rewired = [
         replace(task, depends_on=tuple(replaced.get(dep, dep) for dep in task.depends_on))
-        for task in plan.tasks
+        for task in updated.tasks
         if any(dep in replaced for dep in task.depends_on)
     ]
-    resumed = plan.with_tasks(changed).with_tasks(rewired)
+    resumed = updated.with_tasks(rewired)
     resumed = replace(resumed, tasks=(*resumed.tasks, *added)).moved(PlanState.RUNNING, now)
     what = ", ".join(sorted([t.id for t in changed if t.state == TaskState.PLANNED] + [t.id for t in added]))
     return resumed.marked("resumed", now, f"re-running {what}")

@@ -64,6 +64,8 @@ class ResourceRepository:
         self.guard: WriteGuard = guard or AtomicServerGuard()
         # Told (collection, id) after every write that recorded events, so delivery can start at once.
         self.on_recorded: Callable[[str, str], None] | None = None
+        # Told the id of every resource created, for work that should start at once (the orchestration engine).
+        self.on_created: Callable[[str], None] | None = None
 
     def _recorded(self, resource_id: str, events: Sequence[RecordedEvent]) -> None:
         if events and self.on_recorded is not None:
@@ -89,6 +91,8 @@ class ResourceRepository:
         except DuplicateKeyError as error:
             raise Conflict(f"A resource with id '{body['id']}' already exists") from error
         self._recorded(body["id"], events)
+        if self.on_created is not None:
+            self.on_created(body["id"])
         return _to_resource(document)
 
     def get(self, resource_id: str, projection: dict[str, int] | None = None) -> StoredResource | None:

@@ -149,6 +149,8 @@ def build_services(settings: Settings, client: MongoClient, specs: dict[str, dic
     if settings.run_engine:
         relay.consumers.append(engine.on_events)
         engine.on_signal = engine_pump.notify
+        # A new order starts at once; the relay's durable signal for its CreateEvent follows as the safety net.
+        product_ordering.orders.repository.on_created = lambda order_id: engine_pump.notify(order_id, "")
     return Services(
         settings=settings,
         client=client,
