@@ -121,6 +121,7 @@ def _expand_item(
     parent: str | None,
     by_id: dict[str, dict[str, Any]],
     children: dict[str, list[str]],
+    instance: int = 0,
 ) -> list[DecomposedProduct]:
     item_id = str(item.get("id"))
     action = str(item.get("action", "add"))
@@ -131,7 +132,7 @@ def _expand_item(
         order_item=item_id,
         offering=offering,
         action=action,
-        characteristics=_characteristics(offering, given, instance=0),
+        characteristics=_characteristics(offering, given, instance),
         parent=parent,
         place=tuple(product.get("place") or ()),
     )
@@ -172,8 +173,11 @@ def _expand_explicit(
                 f"productOrderItem '{child_item_id}': productOffering '{child_offering_id}' is not part of bundle "
                 f"'{offering.id}' (it bundles {sorted(options)})"
             )
+        # Its place among the bundle's items of the same offering picks defaults as default expansion does.
+        instance = counts[child_offering_id]
         counts[child_offering_id] += 1
-        expanded.extend(_expand_item(child_item, options[child_offering_id][1], item_id, by_id, children))
+        child_offering = options[child_offering_id][1]
+        expanded.extend(_expand_item(child_item, child_offering, item_id, by_id, children, instance))
     if action == "add":
         for child_id, count in counts.items():
             _check_limits(item_id, offering.id, child_id, options[child_id][0], count)
