@@ -451,12 +451,13 @@ class FulfilmentEngine:
         lifecycle = self.product_ordering.rules.order_lifecycle
         rules = self.product_ordering.rules
 
+        decided_on = order.body.get("state")
+
         def change(current: StoredResource, stamp: str) -> dict[str, Any] | None:
             state = str(current.body.get("state"))
-            if lifecycle.is_terminal(lifecycle.parse(state)) or state in (
-                "assessingCancellation",
-                "pendingCancellation",
-            ):
+            if state != decided_on:
+                return None  # moved meanwhile (an operator's resume, a cancellation): the next step decides again
+            if lifecycle.is_terminal(lifecycle.parse(state)) or state in CANCELLATION_STATES:
                 return None
             after = copy.deepcopy(current.body)
             _apply_plan_to_items(after, plan, rules)

@@ -21,6 +21,7 @@ from tests.api.orchestrating import (
     CATALOG,
     DATA_VOICE_SPEC,
     ENGINE_NOTE_AUTHOR,
+    MERGE_PATCH,
     MOBILE_LINE_KEY,
     ORCHESTRATING_SETTINGS,
     PLANS,
@@ -496,6 +497,37 @@ def test_resume_reorders_only_the_failed_part(base, catalog, oss, database):
         assert realising == ({single["id"]} if item["id"] == "5" else {family["id"], fresh["id"]}), item
     assert wait_for_plan_state(base, order_id, "completed")["reason"] is None
     assert len(oss.for_product_order(order_id)) == 3
+
+
+def test_patching_a_held_order_back_to_in_progress_resumes_it(base, catalog, oss):
+    order_id = post_order(base, catalog_family_plan(catalog))["id"]
+    in_progress_with_service_orders(base, order_id, 1)
+    (failed,) = oss.for_product_order(order_id)
+    oss.fail(failed["id"], "HLR timeout")
+    wait_for_order_state(base, order_id, "held")
+    wait_until(
+        lambda: "orderHeld" in milestone_names(get_plan(base, order_id)) or None,
+        what="the engine to see the order held",
+    )
+
+    patched = requests.patch(
+        f"{base}{PRODUCT_ORDERING}/productOrder/{order_id}",
+        json={
+            "state": "inProgress",
+            "note": [*get_order(base, order_id)["note"], {"text": "retry it", "author": "ops"}],
+        },
+        headers=MERGE_PATCH,
+        timeout=TIMEOUT,
+    )
+    assert patched.status_code == 200, patched.text
+
+    service_orders = wait_for_service_orders(oss, order_id, 2)
+    (fresh,) = [so for so in service_orders if so["id"] != failed["id"]]
+    assert fresh["id"] == expected_service_order_id(order_id, "createServiceOrder/1/1")
+    plan = wait_for_plan_state(base, order_id, "running")
+    assert tasks_by_id(plan)["awaitServiceOrder/1"]["state"] == "superseded"
+    oss.complete(fresh["id"])
+    assert wait_for_order_state(base, order_id, "completed")["completionDate"]
 
 
 def test_resume_refuses_a_plan_that_is_not_held(base, catalog, oss):
