@@ -3,7 +3,11 @@ OSS would; the instant variant completes every new service order from a backgrou
 
 from __future__ import annotations
 
+import contextlib
+import json
+import queue
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import requests
@@ -70,28 +74,86 @@ class TestOss:
 
 
 class InstantOss(TestOss):
-    """Completes every acknowledged service order it finds, polling TMF641 from a thread until stopped."""
+    """Completes every service order as soon as TMF641 announces it: a hub subscription to
+    ServiceOrderCreateEvent on a loopback listener, plus a slow sweep of acknowledged orders for anything created
+    before it subscribed or announced while it was not listening (a server restarted under the test)."""
 
-    def __init__(self, base_url: str, interval: float = 0.05) -> None:
+    def __init__(self, base_url: str, interval: float = 1.0) -> None:
         super().__init__(base_url)
         self.interval = interval
         self.completed: set[str] = set()
+        self._queue: queue.Queue[str | None] = queue.Queue()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._threads = [
+            threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True),
+            threading.Thread(target=self._complete_announced, daemon=True),
+            threading.Thread(target=self._sweep, daemon=True),
+        ]
+        self._subscription: str | None = None
 
     def __enter__(self) -> InstantOss:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
+        callback = f"http://127.0.0.1:{self._server.server_address[1]}/oss"
+        response = self.http.post(
+            f"{self.url}/hub",
+            json={"callback": callback, "query": "eventType=ServiceOrderCreateEvent"},
+            timeout=TIMEOUT,
+        )
+        assert response.status_code == 201, response.text
+        self._subscription = response.json()["id"]
         return self
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        self._queue.put(None)
+        with contextlib.suppress(requests.RequestException):
+            if self._subscription is not None:
+                self.http.delete(f"{self.url}/hub/{self._subscription}", timeout=TIMEOUT)
+        self._server.shutdown()
+        self._server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=10)
 
-    def _run(self) -> None:
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        announced = self._queue
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+                service_order = (body.get("event") or {}).get("serviceOrder") or {}
+                if service_order.get("id"):
+                    announced.put(str(service_order["id"]))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        return Handler
+
+    def _complete(self, service_order_id: str) -> None:
+        if service_order_id in self.completed:
+            return
+        try:
+            state = self.get(service_order_id)["state"]
+            if state == "acknowledged":
+                self.complete(service_order_id)
+            elif state == "inProgress":  # started before an interruption
+                self._items_to(service_order_id, "completed")
+            self.completed.add(service_order_id)
+        except (requests.RequestException, AssertionError):
+            pass  # the server restarting under the test, or completed meanwhile: the sweep looks again
+
+    def _complete_announced(self) -> None:
+        while (service_order_id := self._queue.get()) is not None:
+            self._complete(service_order_id)
+
+    def _sweep(self) -> None:
         while not self._stop.wait(self.interval):
             try:
                 for order in self.service_orders("state=acknowledged"):
-                    self.complete(order["id"])
-                    self.completed.add(order["id"])
+                    self._complete(order["id"])
             except (requests.RequestException, AssertionError):
-                continue  # the server restarting under the test; the next round retries
+                continue

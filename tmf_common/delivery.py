@@ -244,16 +244,21 @@ class EventRelay:
                 touched |= self._relay(source, document)
         return touched
 
-    def relay_all(self, limit: int = 200) -> set[str]:
-        """The safety net: every resource that still holds events (written by another process, or left by a crash)."""
+    def relay_all(self, limit: int = 200) -> tuple[set[str], int]:
+        """The safety net: every resource that still holds events (written by another process, or left by a crash).
+
+        Returns the streams that received deliveries and how many resources had events waiting.
+        """
         touched: set[str] = set()
+        found = 0
         for source in self.sources.values():
             documents = source.repository.collection.find(
                 {f"{PENDING_EVENTS}.0": {"$exists": True}}, {PENDING_EVENTS: 1, REVISION: 1, DELETED: 1}
             ).limit(limit)
             for document in documents:
+                found += 1
                 touched |= self._relay(source, document)
-        return touched
+        return touched, found
 
     def _relay(self, source: EventSource, document: dict[str, Any]) -> set[str]:
         stored_events = document.get(PENDING_EVENTS) or []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ from tmf_common.delivery import DeliveryWorker, EventRelay
 
 log = logging.getLogger("tmf.events")
 JOB_ID = "event-pump"
+MAX_OUTBOX_SCAN_SECONDS = 30.0
 SCAN_JOB_ID = "event-scan"
 
 
@@ -35,6 +37,11 @@ class EventPump:
         self._dirty = threading.Event()
         self._running = False
         self._in_run = threading.Event()
+        # The outbox scan reads every resource collection in full on FerretDB, so it backs off while it finds
+        # nothing: a process's own writes are relayed by the wake-up path, and what the scan is for (a crashed
+        # writer's events, an API-only process's) waits at most MAX_OUTBOX_SCAN_SECONDS.
+        self._outbox_scan_interval = poll_seconds
+        self._next_outbox_scan = 0.0
 
     def start(self) -> None:
         self._every_poll(self.run, JOB_ID)
@@ -108,9 +115,15 @@ class EventPump:
     def scan(self) -> None:
         """The safety net: relay what other processes or a crash left, and send retries that fell due."""
         try:
-            touched = self.relay.relay_all()
+            if time.monotonic() >= self._next_outbox_scan:
+                touched, found = self.relay.relay_all()
+                self._outbox_scan_interval = (
+                    self.poll_seconds if found else min(self._outbox_scan_interval * 2, MAX_OUTBOX_SCAN_SECONDS)
+                )
+                self._next_outbox_scan = time.monotonic() + self._outbox_scan_interval
+                if self.send:
+                    self.worker.dispatch(touched)
             if self.send:
-                self.worker.dispatch(touched)
                 self.worker.deliver_due()
         except Exception:
             log.exception("event scan failed; the next poll retries")
