@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -15,6 +16,7 @@ from orchestration.store import SignalQueue
 
 log = logging.getLogger("tmf.orchestration")
 SCAN_JOB_ID = "orchestration-scan"
+SCAN_DUTY_FACTOR = 10.0
 
 
 class EnginePump:
@@ -34,6 +36,7 @@ class EnginePump:
         self._pending: dict[str, set[str]] = {}
         self._active: set[str] = set()
         self._running = False
+        self._next_scan = 0.0
 
     def start(self) -> None:
         self._running = True
@@ -82,8 +85,13 @@ class EnginePump:
                     return
 
     def scan(self) -> None:
+        if time.monotonic() < self._next_scan:
+            return
+        started = time.monotonic()
         try:
             for signal in self.signals.due(datetime.now(UTC)):
                 self.notify(signal.order_id, signal.id)
         except Exception:
             log.exception("orchestration scan failed; the next poll retries")
+        # The scan reads every signal on FerretDB; under a backlog it must not take the database from the work.
+        self._next_scan = time.monotonic() + SCAN_DUTY_FACTOR * (time.monotonic() - started)

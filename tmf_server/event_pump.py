@@ -15,6 +15,7 @@ from tmf_common.delivery import DeliveryWorker, EventRelay
 log = logging.getLogger("tmf.events")
 JOB_ID = "event-pump"
 MAX_OUTBOX_SCAN_SECONDS = 30.0
+SCAN_DUTY_FACTOR = 10.0
 SCAN_JOB_ID = "event-scan"
 
 
@@ -116,11 +117,15 @@ class EventPump:
         """The safety net: relay what other processes or a crash left, and send retries that fell due."""
         try:
             if time.monotonic() >= self._next_outbox_scan:
+                started = time.monotonic()
                 touched, found = self.relay.relay_all()
+                took = time.monotonic() - started
                 self._outbox_scan_interval = (
                     self.poll_seconds if found else min(self._outbox_scan_interval * 2, MAX_OUTBOX_SCAN_SECONDS)
                 )
-                self._next_outbox_scan = time.monotonic() + self._outbox_scan_interval
+                # Never more than a tenth of the time scanning: under a backlog the scan keeps finding events
+                # (the wake-up path is relaying them) and, reading every document, would starve that very path.
+                self._next_outbox_scan = time.monotonic() + max(self._outbox_scan_interval, SCAN_DUTY_FACTOR * took)
                 if self.send:
                     self.worker.dispatch(touched)
             if self.send:
