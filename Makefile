@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup db lint typecheck pytest bench clean
+.PHONY: run test setup db lint typecheck pytest bench bench-events bench-orchestration clean
 
 run: setup
 	# Local development: callbacks to loopback and private addresses are allowed (production leaves this off).
@@ -38,6 +38,13 @@ pytest: setup
 
 bench: setup
 	$(BIN)/python -m bench
+
+bench-events: setup
+	$(BIN)/python -m bench.events
+
+# The full run (1,000 completions) takes over half an hour on the embedded database; see --help for smaller runs.
+bench-orchestration: setup
+	$(BIN)/python -m bench.orchestration
 
 clean:
 	rm -rf $(VENV) .cache var *.egg-info
