@@ -4,10 +4,6 @@ each event exactly once in the healthy path."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -23,8 +19,8 @@ from pymongo.database import Database
 
 from tests.listeners import Listener, Received
 from tests.payloads import family_plan_order
+from tests.processes import Server
 from tests.support import wait_for
-from tmf_common.embedded_db import free_loopback_port
 
 PRODUCT_ORDERING = "/tmf-api/productOrderingManagement/v4"
 TIMEOUT = 10
@@ -42,54 +38,6 @@ BASE_ENV = {
 }
 
 
-class Server:
-    """One `tmf-server serve` process on its own port, logging to a file (a pipe nobody reads would block it)."""
-
-    def __init__(self, mongodb_uri: str, database: str, log_dir: Path, **env: str) -> None:
-        self.port = free_loopback_port()
-        self.log_path = log_dir / f"server-{self.port}.log"
-        environment = {key: value for key, value in os.environ.items() if not key.startswith("TMF_")}
-        environment.update(BASE_ENV)
-        environment.update(env)
-        environment.update(
-            {
-                "TMF_MONGODB_URI": mongodb_uri,
-                "TMF_DATABASE": database,
-                "TMF_HOST": "127.0.0.1",
-                "TMF_PORT": str(self.port),
-            }
-        )
-        with self.log_path.open("w") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "tmf_server.cli", "serve"], env=environment, stdout=log, stderr=log
-            )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self) -> Server:
-        def ready() -> bool:
-            assert self.process.poll() is None, f"the server exited:\n{self.log_path.read_text()}"
-            return requests.get(self.url + "/ready", timeout=2).status_code == 200
-
-        wait_for(ready, timeout=60, interval=0.05, what=f"the server on port {self.port}")
-        return self
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-
 @pytest.fixture
 def database_name(mongo_client: MongoClient) -> Iterator[str]:
     name = f"tmf_events_{uuid.uuid4().hex[:12]}"
@@ -100,7 +48,7 @@ def database_name(mongo_client: MongoClient) -> Iterator[str]:
 @contextmanager
 def servers(mongodb_uri: str, database: str, log_dir: Path, *environments: dict[str, str]) -> Iterator[list[Server]]:
     """One server process per environment (the TMF_* variables each adds to BASE_ENV), all on `database`."""
-    started = [Server(mongodb_uri, database, log_dir, **env) for env in environments]
+    started = [Server(mongodb_uri, database, log_dir, {**BASE_ENV, **env}) for env in environments]
     try:
         yield [server.wait_ready() for server in started]
     finally:
