@@ -63,7 +63,7 @@ class Bursts:
 # orders through to completion take longer than the per-test limit; there the bursts are smaller, still far more
 # than the engine finishes before the kill.
 MONGODB_BURSTS = Bursts(crash=200, pair=100, crash_seconds=90 + LEASE_SECONDS, pair_seconds=90)
-FERRETDB_BURSTS = Bursts(crash=40, pair=20, crash_seconds=150 + LEASE_SECONDS, pair_seconds=120)
+FERRETDB_BURSTS = Bursts(crash=30, pair=20, crash_seconds=150 + LEASE_SECONDS, pair_seconds=150)
 
 
 @pytest.fixture(scope="module")
