@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tmf620_catalog.domain import BundleOption, ResolvedOffering
+from tmf622_product_ordering.domain.rules import PRODUCT_ORDER_SHAPE
 
 BUNDLES = "bundles"
 BUNDLED_IN = "bundledIn"
@@ -85,13 +86,7 @@ def decompose_order(order: dict[str, Any], offerings: Mapping[str, ResolvedOffer
 
 
 def _all_items(order: dict[str, Any]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    pending = list(order.get("productOrderItem") or [])
-    while pending:
-        item = pending.pop(0)
-        found.append(item)
-        pending.extend(item.get("productOrderItem") or [])
-    return found
+    return [item for _, item in PRODUCT_ORDER_SHAPE.walk(order)]
 
 
 def _children(items: list[dict[str, Any]], by_id: dict[str, dict[str, Any]]) -> dict[str, list[str]]:

@@ -6,18 +6,13 @@ from typing import Any
 
 from orchestration.decomposition import Decomposition
 from orchestration.tasks import Milestone, Plan, PlanState, Task, TaskKind, TaskState, task_id
+from tmf622_product_ordering.domain.rules import PRODUCT_ORDER_SHAPE
 
 DECOMPOSE_TASK = "decompose"
 
 
 def order_item_ids(order: dict[str, Any]) -> tuple[str, ...]:
-    found: list[str] = []
-    pending = list(order.get("productOrderItem") or [])
-    while pending:
-        item = pending.pop(0)
-        found.append(str(item.get("id")))
-        pending.extend(item.get("productOrderItem") or [])
-    return tuple(found)
+    return tuple(PRODUCT_ORDER_SHAPE.items_by_id(order))
 
 
 def build_plan(order: dict[str, Any], decomposition: Decomposition, now: str) -> Plan:
