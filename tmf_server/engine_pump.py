@@ -79,7 +79,8 @@ class EnginePump:
             except Exception:
                 log.exception("productOrder %s: engine step failed; its signals stay for the next poll", order_id)
             with self._lock:
-                if not self._pending.get(order_id):
+                # Stopping: signals not acted on stay in the database for the next start.
+                if not self._pending.get(order_id) or not self._running:
                     self._pending.pop(order_id, None)
                     self._active.discard(order_id)
                     return

@@ -91,14 +91,15 @@ class EventPump:
                 while True:
                     self._dirty.clear()
                     self._pump_once()
-                    if not self._dirty.is_set():
+                    if not self._dirty.is_set() or not self._running:
                         break
             except Exception:
                 log.exception("event pump run failed; the next run retries")
             finally:
                 self._in_run.clear()
             # A wake that came between the last check and the flag going down is served now, not at the next poll.
-            if not self._dirty.is_set():
+            # When stopping, what is left waits in the outbox for the next start (of this or another process).
+            if not self._dirty.is_set() or not self._running:
                 return
 
     def _pump_once(self) -> None:
