@@ -5,29 +5,19 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import requests
 
-from tests.conftest import TEST_DATABASE
+from tests.api.delivering import DELIVERING_SETTINGS
 from tests.payloads import family_plan_order, sim_item
 from tests.support import wait_for
-from tmf_common.settings import Settings
 
 T = TypeVar("T")
 
-ORCHESTRATING_SETTINGS = Settings(
-    database_name=TEST_DATABASE,
-    run_engine=True,
-    deliver_events=True,
-    allow_private_callbacks=True,
-    event_poll_seconds=0.2,
-    engine_poll_seconds=0.2,
-    webhook_max_attempts=4,
-    webhook_first_delay_seconds=0.05,
-    webhook_max_delay_seconds=0.3,
-    webhook_max_age_seconds=30,
-)
+# The delivering server's settings (fast retries, loopback callbacks) with the engine running and polling often.
+ORCHESTRATING_SETTINGS = replace(DELIVERING_SETTINGS, run_engine=True, engine_poll_seconds=0.2)
 
 TIMEOUT = 10
 # Each engine step is a few database round trips; a whole order takes well under a second on a quiet machine.
