@@ -19,6 +19,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from orchestration.tasks import Plan
 from tmf_common.clock import format_instant
 from tmf_common.jsoncodec import from_storage, to_storage
+from tmf_common.keyed import delete_by_id, update_by_id
 from tmf_common.mongo import IndexSpec
 from tmf_common.write_guard import WriteGuard
 
@@ -63,10 +64,12 @@ class PlanRepository:
         with self.guard.hold(PLANS, plan.id, revision) as mine:
             if not mine:
                 return None
-            result = self.collection.update_one(
-                {"_id": plan.id, REVISION: stored.revision}, {"$set": {**self._encode(plan), REVISION: revision}}
+            written = update_by_id(
+                self.collection,
+                {"_id": plan.id, REVISION: stored.revision},
+                {"$set": {**self._encode(plan), REVISION: revision}},
             )
-        return StoredPlan(plan, revision) if result.modified_count == 1 else None
+        return StoredPlan(plan, revision) if written else None
 
     def list(self, state: str | None, limit: int, offset: int) -> list[StoredPlan]:
         filter_ = {} if state is None else {"state": state}
@@ -116,9 +119,9 @@ class SignalQueue:
         return [Signal(document["_id"], document["orderId"]) for document in documents]
 
     def done(self, signal_ids: Iterable[str]) -> None:
-        ids = list(signal_ids)
-        if ids:
-            self.collection.delete_many({"_id": {"$in": ids}})
+        # One delete per id: FerretDB 1.24 looks up only a bare `_id` directly and scans for `{"_id": {"$in": ...}}`.
+        for signal_id in signal_ids:
+            self.collection.delete_one({"_id": signal_id})
 
 
 class LeaseTable:
@@ -141,7 +144,7 @@ class LeaseTable:
         if current is None or current["until"] >= format_instant(now):
             return None
         # Expired: its holder died. Removing exactly that lease (by its token) lets one taker insert anew.
-        self.collection.delete_one({"_id": order_id, "token": current["token"]})
+        delete_by_id(self.collection, {"_id": order_id, "token": current["token"]})
         try:
             self.collection.insert_one(document)
             return token
@@ -149,4 +152,4 @@ class LeaseTable:
             return None
 
     def release(self, order_id: str, token: str) -> None:
-        self.collection.delete_one({"_id": order_id, "token": token})
+        delete_by_id(self.collection, {"_id": order_id, "token": token})

@@ -27,6 +27,7 @@ from tmf_common.clock import format_instant
 from tmf_common.events import RecordedEvent
 from tmf_common.hub import HubService, Subscription
 from tmf_common.jsoncodec import dumps, from_storage, to_storage
+from tmf_common.keyed import delete_by_id, update_by_id
 from tmf_common.mongo import IndexSpec
 from tmf_common.repository import DELETED, PENDING_EVENTS, REVISION, ResourceRepository
 from tmf_common.retry import WEBHOOK_RETRY_POLICY, FailureKind, RetryPolicy, classify_http_outcome
@@ -160,12 +161,13 @@ class DeliveryStreams:
         # revision 1, and a writer that read the old one must not overwrite the new one.
         condition = {"_id": stream, REVISION: read.get(REVISION, 1), INCARNATION: read.get(INCARNATION)}
         if entries:
-            updated = self.collection.update_one(
-                condition, {"$set": {"open": [e.to_document() for e in entries], REVISION: read.get(REVISION, 1) + 1}}
+            return update_by_id(
+                self.collection,
+                condition,
+                {"$set": {"open": [e.to_document() for e in entries], REVISION: read.get(REVISION, 1) + 1}},
             )
-            return updated.modified_count == 1
         # An empty stream is removed, so that the safety-net scan only ever reads streams with work in them.
-        return self.collection.delete_one(condition).deleted_count == 1
+        return delete_by_id(self.collection, condition)
 
     def _change(
         self, stream: str, change: Callable[[list[StreamEntry]], list[StreamEntry]], subscription_id: str | None
@@ -320,14 +322,15 @@ class EventRelay:
         with self.guard.hold(collection.name, document["_id"], document.get(REVISION, 0) + 1) as mine:
             if mine:
                 # $pullAll of the exact stored events: FerretDB 1.24 does not apply a conditional $pull.
-                collection.update_one(
+                update_by_id(
+                    collection,
                     {"_id": document["_id"], REVISION: document.get(REVISION, 0)},
                     {"$pullAll": {PENDING_EVENTS: stored_events}},
                 )
                 if document.get(DELETED):
                     # A tombstone has done its job once its events are relayed.
-                    collection.delete_one(
-                        {"_id": document["_id"], REVISION: document.get(REVISION, 0), PENDING_EVENTS: []}
+                    delete_by_id(
+                        collection, {"_id": document["_id"], REVISION: document.get(REVISION, 0), PENDING_EVENTS: []}
                     )
         return set(queued)
 
@@ -564,7 +567,8 @@ def replay_dead_letters(
     now = _stamp(_now())
     streams = DeliveryStreams(database, guard)
     for delivery in dead:
-        database[DELIVERIES].update_one(
+        update_by_id(
+            database[DELIVERIES],
             {"_id": delivery["_id"], "state": DeliveryState.DEAD_LETTER},
             {
                 "$set": {

@@ -16,6 +16,7 @@ from tmf_common.clock import utc_now
 from tmf_common.errors import BadRequest, NotFound
 from tmf_common.event_filter import EventFilter
 from tmf_common.http import RequestContext
+from tmf_common.keyed import delete_by_id
 from tmf_common.mongo import IndexSpec
 from tmf_common.query import parse_fields
 from tmf_common.repository import ResourceRepository, StoredResource
@@ -117,8 +118,8 @@ class HubService:
         return self.repository.list(query.scoped({API: api.name}))
 
     def unregister(self, api: EventApi, subscription_id: str) -> None:
-        result = self.repository.collection.delete_one({"_id": subscription_id, API: api.name})
-        if result.deleted_count != 1:
+        deleted = delete_by_id(self.repository.collection, {"_id": subscription_id, API: api.name})
+        if not deleted:
             raise NotFound(f"No hub subscription with id '{subscription_id}'")
         self._changed()
 

@@ -13,6 +13,7 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 from tmf_common.errors import BadRequest, Conflict
 from tmf_common.events import RecordedEvent
 from tmf_common.jsoncodec import from_storage, to_storage
+from tmf_common.keyed import find_by_id, update_by_id
 from tmf_common.query import ListQuery
 from tmf_common.write_guard import AtomicServerGuard, WriteGuard
 
@@ -105,7 +106,7 @@ class ResourceRepository:
     def find_one(self, filter_: dict[str, Any], projection: dict[str, int] | None = None) -> StoredResource | None:
         """The first live resource matching filter_; projection (from `fields`) keeps only those attributes."""
         projection = {**projection, REVISION: 1} if projection is not None else {PENDING_EVENTS: 0}
-        document = self.collection.find_one({**filter_, **_LIVE}, projection)
+        document = find_by_id(self.collection, {**filter_, **_LIVE}, projection)
         return None if document is None else _to_resource(document)
 
     def list(self, query: ListQuery) -> tuple[builtins.list[dict[str, Any]], int]:
@@ -144,8 +145,8 @@ class ResourceRepository:
         with self.guard.hold(self.collection.name, resource_id, before.revision + 1) as mine:
             if not mine:
                 return None
-            result = self.collection.update_one({"_id": resource_id, REVISION: before.revision, **_LIVE}, update)
-        if result.modified_count != 1:
+            written = update_by_id(self.collection, {"_id": resource_id, REVISION: before.revision, **_LIVE}, update)
+        if not written:
             return None
         self._recorded(resource_id, events)
         return StoredResource(
@@ -159,14 +160,15 @@ class ResourceRepository:
         with self.guard.hold(self.collection.name, resource_id, revision + 1) as mine:
             if not mine:
                 return False
-            result = self.collection.update_one(
+            written = update_by_id(
+                self.collection,
                 {"_id": resource_id, REVISION: revision, **_LIVE},
                 {
                     "$set": {DELETED: at, REVISION: revision + 1},
                     "$push": {PENDING_EVENTS: {"$each": _stored_events(events, revision + 1)}},
                 },
             )
-        if result.modified_count != 1:
+        if not written:
             return False
         self._recorded(resource_id, events)
         return True

@@ -17,7 +17,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import DuplicateKeyError
+
+from tmf_common.keyed import delete_by_id, filters_atomically
 
 CLAIMS_COLLECTION = "revision_claims"
 STALE_CLAIM_SECONDS = 30.0
@@ -52,7 +54,7 @@ class ClaimGuard:
             yield claimed
         finally:
             if claimed:
-                self.claims.delete_one({"_id": claim_id, "nonce": nonce})
+                delete_by_id(self.claims, {"_id": claim_id, "nonce": nonce})
 
     def _claim(self, claim_id: str, nonce: str) -> bool:
         for _ in range(2):
@@ -69,16 +71,10 @@ class ClaimGuard:
                 if datetime.now(UTC) - claimed_at < timedelta(seconds=STALE_CLAIM_SECONDS):
                     return False
                 # The holder died between claim and write: take the claim over.
-                self.claims.delete_one({"_id": claim_id, "nonce": existing["nonce"]})
+                delete_by_id(self.claims, {"_id": claim_id, "nonce": existing["nonce"]})
         return False
 
 
 def guard_for(database: Database) -> WriteGuard:
     """The guard the connected server needs (FerretDB announces itself in buildInfo)."""
-    try:
-        build_info = database.client.admin.command("buildInfo")
-    except OperationFailure:
-        build_info = {}
-    if "ferretdbVersion" in build_info:
-        return ClaimGuard(database)
-    return AtomicServerGuard()
+    return AtomicServerGuard() if filters_atomically(database.client) else ClaimGuard(database)
