@@ -14,6 +14,17 @@ from pathlib import Path
 
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 FERRETDB_VERSION = "v1.24.2"
+# FerretDB 1.24's SQLite backend looks a document up by `_ferretdb_sjson->'$._id'`, but the unique `_id` index it
+# creates is on `_ferretdb_sjson->"_id"`. SQLite uses an expression index only for the same expression, so every
+# find, update and delete by `_id` read the whole table: 26 ms instead of 0.4 ms for an update among 3,000
+# documents of 5 kB. The build points the lookup at the index's own expression; both name the same JSON member, so
+# nothing else changes (stored data, indexes and results are the same).
+ID_LOOKUP_FIX = (
+    Path("internal/backends/sqlite/metadata/metadata.go"),
+    "IDColumn = DefaultColumn + \"->'$._id'\"",
+    "IDColumn = DefaultColumn + \"->'_id'\"",
+)
+BUILD_NAME = f"ferretdb-{FERRETDB_VERSION}-idlookup"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CACHE_DIR = PROJECT_ROOT / ".cache"
 START_TIMEOUT_SECONDS = 60.0
@@ -50,7 +61,7 @@ def free_loopback_port() -> int:
 
 
 def ferretdb_binary(cache_dir: Path = DEFAULT_CACHE_DIR) -> Path:
-    return cache_dir / "bin" / f"ferretdb-{FERRETDB_VERSION}"
+    return cache_dir / "bin" / BUILD_NAME
 
 
 def build_ferretdb(cache_dir: Path = DEFAULT_CACHE_DIR) -> Path:
@@ -58,7 +69,8 @@ def build_ferretdb(cache_dir: Path = DEFAULT_CACHE_DIR) -> Path:
 
     `go install .../cmd/ferretdb@v1.24.2` gives a binary that panics at start, because the module archive lacks
     the generated `build/version/version.txt` that FerretDB embeds. So the module source is downloaded through
-    the Go module proxy, that one file is written, and `cmd/ferretdb` is built from the copy.
+    the Go module proxy, that one file is written, the `_id` lookup is fixed (ID_LOOKUP_FIX), and
+    `cmd/ferretdb` is built from the copy.
     """
     binary = ferretdb_binary(cache_dir)
     if binary.exists():
@@ -89,6 +101,7 @@ def build_ferretdb(cache_dir: Path = DEFAULT_CACHE_DIR) -> Path:
         if not path.is_symlink():
             path.chmod(path.stat().st_mode | 0o200)
     (source / "build" / "version" / "version.txt").write_text(FERRETDB_VERSION + "\n")
+    _apply_id_lookup_fix(source)
     binary.parent.mkdir(parents=True, exist_ok=True)
     partial = binary.with_suffix(".partial")
     build = subprocess.run(
@@ -103,6 +116,15 @@ def build_ferretdb(cache_dir: Path = DEFAULT_CACHE_DIR) -> Path:
     partial.rename(binary)
     shutil.rmtree(source, ignore_errors=True)
     return binary
+
+
+def _apply_id_lookup_fix(source: Path) -> None:
+    relative, before, after = ID_LOOKUP_FIX
+    path = source / relative
+    text = path.read_text()
+    if text.count(before) != 1:
+        raise EmbeddedDatabaseError(f"Cannot apply the _id lookup fix: {relative} does not contain {before!r}")
+    path.write_text(text.replace(before, after))
 
 
 def _wait_until_accepting(port: int, process: subprocess.Popen[bytes], log_path: Path) -> None:
