@@ -150,8 +150,10 @@ class DeliveryStreams:
         for stream in failed:
             self.add(stream, queued[stream])
 
-    def remove(self, stream: str, delivery_id: str) -> None:
-        self._change(stream, lambda current: [e for e in current if e.delivery_id != delivery_id], None)
+    def remove(self, stream: str, delivery_id: str) -> StreamEntry | None:
+        """Take a delivery out of its stream; returns the stream's new head, as written, so no read is needed."""
+        remaining = self._change(stream, lambda current: [e for e in current if e.delivery_id != delivery_id], None)
+        return remaining[0] if remaining else None
 
     def all(self, limit: int = 1000) -> list[str]:
         return [document["_id"] for document in self.collection.find({}, {"_id": 1}).limit(limit)]
@@ -171,14 +173,15 @@ class DeliveryStreams:
 
     def _change(
         self, stream: str, change: Callable[[list[StreamEntry]], list[StreamEntry]], subscription_id: str | None
-    ) -> None:
+    ) -> list[StreamEntry]:
+        """Apply `change` to the stream's entries; returns the entries as they now stand."""
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             document = self.collection.find_one({"_id": stream})
             if document is None:
                 entries = change([])
                 if not entries:
-                    return
+                    return entries
                 try:
                     self.collection.insert_one(
                         {
@@ -189,17 +192,17 @@ class DeliveryStreams:
                             INCARNATION: uuid.uuid4().hex,
                         }
                     )
-                    return
+                    return entries
                 except DuplicateKeyError:
                     continue  # created meanwhile: change that one
             revision = int(document.get(REVISION, 1))
             current = [StreamEntry.from_document(entry) for entry in document.get("open") or []]
             entries = change(current)
             if entries == current:
-                return
+                return entries
             with self.guard.hold(STREAMS, f"{stream}#{document.get(INCARNATION)}", revision + 1) as mine:
                 if mine and self._write(stream, document, entries):
-                    return
+                    return entries
             time.sleep(random.uniform(0.001, 0.01))
         raise RuntimeError(f"delivery stream {stream} is too busy to change")
 
@@ -231,6 +234,9 @@ class EventRelay:
         # In-process consumers (the orchestration engine) told (api, envelopes) before events leave a resource;
         # each must record what it needs durably and idempotently, since a relay may repeat after a crash.
         self.consumers: list[Callable[[str, list[dict[str, Any]]], None]] = []
+        # Told the streams that received deliveries as soon as those are stored (the sender), so sending does
+        # not wait for the consumers and the outbox clean-up.
+        self.on_queued: Callable[[set[str]], None] | None = None
 
     def relay_documents(self, collection: str, resource_ids: Iterable[str]) -> set[str]:
         """Relay the events of the given resources; returns the delivery streams that received deliveries."""
@@ -316,6 +322,8 @@ class EventRelay:
         self._insert_all(self.log, logged)
         self._insert_all(self.deliveries, deliveries)
         self.streams.add_all(queued)
+        if queued and self.on_queued is not None:
+            self.on_queued(set(queued))
         for consumer in self.consumers:
             consumer(source.api, envelopes)
         collection = source.repository.collection
@@ -443,17 +451,17 @@ class DeliveryWorker:
 
     def _advance(self, subscription: Subscription | None, stream: str) -> bool:
         """Send the stream's deliveries in order while they succeed; False when the subscriber must wait."""
+        head = self.streams.head(stream)
         while True:
-            head = self.streams.head(stream)
             if head is None:
                 return True
             delivery = self.deliveries.find_one({"_id": head.delivery_id})
             if delivery is None or delivery["state"] in FINAL_STATES:
-                self.streams.remove(stream, head.delivery_id)
+                head = self.streams.remove(stream, head.delivery_id)
                 continue
             if subscription is None:
                 self._finish(delivery, DeliveryState.DROPPED, "subscription removed")
-                self.streams.remove(stream, head.delivery_id)
+                head = self.streams.remove(stream, head.delivery_id)
                 continue
             now = _stamp(_now())
             if subscription.backoff_until is not None and subscription.backoff_until > now:
@@ -465,7 +473,7 @@ class DeliveryWorker:
                 return True  # another process claimed this attempt
             if not final:
                 return False
-            self.streams.remove(stream, head.delivery_id)
+            head = self.streams.remove(stream, head.delivery_id)
             if subscription.id in self._gone:
                 subscription = None
 

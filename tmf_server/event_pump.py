@@ -31,6 +31,9 @@ class EventPump:
         self.worker = worker
         # False: relay only (for the engine's consumer), and leave webhook sending to other processes.
         self.send = send
+        if send:
+            # Deliveries are sent as soon as the relay has stored them.
+            relay.on_queued = worker.dispatch
         self.poll_seconds = poll_seconds
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self._hints: set[tuple[str, str]] = set()
@@ -108,18 +111,15 @@ class EventPump:
         by_collection: dict[str, list[str]] = {}
         for collection, resource_id in hints:
             by_collection.setdefault(collection, []).append(resource_id)
-        touched: set[str] = set()
         for collection, resource_ids in by_collection.items():
-            touched |= self.relay.relay_documents(collection, resource_ids)
-        if self.send:
-            self.worker.dispatch(touched)
+            self.relay.relay_documents(collection, resource_ids)
 
     def scan(self) -> None:
         """The safety net: relay what other processes or a crash left, and send retries that fell due."""
         try:
             if time.monotonic() >= self._next_outbox_scan:
                 started = time.monotonic()
-                touched, found = self.relay.relay_all()
+                _, found = self.relay.relay_all()
                 took = time.monotonic() - started
                 self._outbox_scan_interval = (
                     self.poll_seconds if found else min(self._outbox_scan_interval * 2, MAX_OUTBOX_SCAN_SECONDS)
@@ -127,8 +127,6 @@ class EventPump:
                 # Never more than a tenth of the time scanning: under a backlog the scan keeps finding events
                 # (the wake-up path is relaying them) and, reading every document, would starve that very path.
                 self._next_outbox_scan = time.monotonic() + max(self._outbox_scan_interval, SCAN_DUTY_FACTOR * took)
-                if self.send:
-                    self.worker.dispatch(touched)
             if self.send:
                 self.worker.deliver_due()
         except Exception:
