@@ -58,18 +58,17 @@ class Bursts:
     pair_seconds: float
 
 
-# MongoDB: the bursts the scenario calls for (200 orders killed mid-decomposition, 100 across two processes). On the
-# embedded FerretDB 1.24 one process fulfils about one family-plan order per second (docs/PERFORMANCE.md), so 200
-# orders through to completion take longer than the per-test limit; there the bursts are smaller, still far more
-# than the engine finishes before the kill.
-MONGODB_BURSTS = Bursts(crash=200, pair=100, crash_seconds=90 + LEASE_SECONDS, pair_seconds=90)
-FERRETDB_BURSTS = Bursts(crash=30, pair=20, crash_seconds=150 + LEASE_SECONDS, pair_seconds=150)
+# The bursts the scenario calls for: 200 orders killed mid-decomposition, 100 across two processes. The deadlines
+# leave about twice the time measured on the embedded FerretDB of a busy 2-core machine (200 orders completed
+# 153 s after the restart, 100 across the pair in about 80 s); the crash deadline includes the lease the killed
+# process held. The per-test limit is raised to match.
+BURSTS = Bursts(crash=200, pair=100, crash_seconds=300 + LEASE_SECONDS, pair_seconds=240)
+TEST_SECONDS = 600
 
 
 @pytest.fixture(scope="module")
-def bursts(mongo_client: MongoClient) -> Bursts:
-    build_info = mongo_client.admin.command("buildInfo")
-    return FERRETDB_BURSTS if "ferretdbVersion" in build_info else MONGODB_BURSTS
+def bursts() -> Bursts:
+    return BURSTS
 
 
 @pytest.fixture
@@ -289,6 +288,7 @@ def assert_fulfilled(db: Database, order_ids: list[str]) -> None:
 # ----------------------------------------------------------------------------------------------- crash
 
 
+@pytest.mark.timeout(TEST_SECONDS)
 def test_sigkill_during_decomposition_loses_and_duplicates_nothing(
     mongodb_uri, mongo_client, database_name, tmp_path, bursts
 ):
@@ -333,6 +333,7 @@ def test_sigkill_during_decomposition_loses_and_duplicates_nothing(
 # ----------------------------------------------------------------------------------------------- two processes
 
 
+@pytest.mark.timeout(TEST_SECONDS)
 def test_two_engine_processes_create_each_service_order_once(
     mongodb_uri, mongo_client, database_name, tmp_path, bursts
 ):
