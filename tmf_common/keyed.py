@@ -75,10 +75,16 @@ def _equal(stored: Any, condition: Any) -> bool:
     return bool(stored == condition)
 
 
+def _inclusive(projection: dict[str, Any]) -> bool:
+    """Whether a projection lists what to keep (`{"state": 1}`, `{"_id": 1}`) rather than what to drop."""
+    others = [value for key, value in projection.items() if key != "_id"]
+    return any(others) if others else bool(projection.get("_id"))
+
+
 def _fetch_projection(projection: dict[str, Any] | None, conditions: dict[str, Any]) -> dict[str, Any] | None:
     if projection is None or not conditions:
         return projection
-    if any(value for key, value in projection.items() if key != "_id"):
+    if _inclusive(projection):
         return {**projection, **dict.fromkeys(conditions, 1)}
     excluded = {key: value for key, value in projection.items() if key not in conditions}
     return excluded or None
@@ -97,7 +103,7 @@ def find_by_id(
     if document is None or not matches(document, conditions):
         return None
     if projection is not None and conditions:
-        inclusive = any(value for key, value in projection.items() if key != "_id")
+        inclusive = _inclusive(projection)
         for key in conditions:
             if (inclusive and not projection.get(key)) or (not inclusive and key in projection):
                 document.pop(key, None)

@@ -41,6 +41,8 @@ def test_projections_keep_only_what_was_asked(collection) -> None:  # type: igno
     assert find_by_id(collection, {"_id": "a", "_rev": 2}, {"state": 1}) == {"_id": "a", "state": "x"}
     assert find_by_id(collection, {"_id": "a", "_rev": 2}, {"_events": 0, "_rev": 0}) == {"_id": "a", "state": "x"}
     assert find_by_id(collection, {"_id": "a", "_rev": 1}, {"state": 1}) is None
+    assert find_by_id(collection, {"_id": "a", "_deleted": {"$exists": False}}, {"_id": 1}) == {"_id": "a"}
+    assert find_by_id(collection, {"_id": "b", "_deleted": {"$exists": False}}, {"_id": 1}) is None
 
 
 def test_updates_apply_only_when_the_conditions_hold(collection) -> None:  # type: ignore[no-untyped-def]
