@@ -15,8 +15,8 @@ def main() -> None:
         from tmf_common.settings import Settings
         from tmf_server.app import create_app
 
-        # API-only, like the baseline: no event relay or delivery competes for the database in this measurement.
-        app = create_app(Settings(database_name=database, deliver_events=False), uri)
+        # API-only, like the baseline: no engine, event relay or delivery competes for the database here.
+        app = create_app(Settings(database_name=database, deliver_events=False, run_engine=False), uri)
     else:
         from bench.baseline_app import create_baseline_app
 
