@@ -128,10 +128,13 @@ class DeliveryStreams:
         subscription_id = stream.split("|", 1)[0]
         self._change(stream, lambda current: sorted(set(current) | set(entries)), subscription_id)
 
-    def add_all(self, queued: dict[str, list[StreamEntry]]) -> None:
-        """Add entries to many streams: new streams in one batch insert, existing ones one by one."""
+    def add_all(self, queued: dict[str, list[StreamEntry]]) -> set[str]:
+        """Add entries to many streams: new streams in one batch insert, existing ones one by one.
+
+        Returns the streams this call created, whose entries are therefore exactly the ones given.
+        """
         if not queued:
-            return
+            return set()
         fresh = [
             {
                 "_id": stream,
@@ -144,11 +147,12 @@ class DeliveryStreams:
         ]
         try:
             self.collection.insert_many(fresh, ordered=False)
-            return
+            return set(queued)
         except BulkWriteError as error:
             failed = {fresh[write_error["index"]]["_id"] for write_error in error.details.get("writeErrors", [])}
         for stream in failed:
             self.add(stream, queued[stream])
+        return set(queued) - failed
 
     def remove(self, stream: str, delivery_id: str) -> StreamEntry | None:
         """Take a delivery out of its stream; returns the stream's new head, as written, so no read is needed."""
@@ -208,6 +212,14 @@ class DeliveryStreams:
 
 
 @dataclass(frozen=True)
+class Head:
+    """A stream's first entry and its delivery document, as the relay that created the stream wrote them."""
+
+    entry: StreamEntry
+    delivery: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class EventSource:
     """A collection whose resources record events in their outbox, and the API those events belong to."""
 
@@ -235,8 +247,9 @@ class EventRelay:
         # each must record what it needs durably and idempotently, since a relay may repeat after a crash.
         self.consumers: list[Callable[[str, list[dict[str, Any]]], None]] = []
         # Told the streams that received deliveries as soon as those are stored (the sender), so sending does
-        # not wait for the consumers and the outbox clean-up.
-        self.on_queued: Callable[[set[str]], None] | None = None
+        # not wait for the consumers and the outbox clean-up; with the head and delivery of each stream this relay
+        # created, which the sender then need not read back.
+        self.on_queued: Callable[[set[str], dict[str, Head]], None] | None = None
 
     def relay_documents(self, collection: str, resource_ids: Iterable[str]) -> set[str]:
         """Relay the events of the given resources; returns the delivery streams that received deliveries."""
@@ -321,9 +334,11 @@ class EventRelay:
         # One batch per collection: a round trip per event and per subscription is what limits delivery rate.
         self._insert_all(self.log, logged)
         self._insert_all(self.deliveries, deliveries)
-        self.streams.add_all(queued)
+        created = self.streams.add_all(queued)
         if queued and self.on_queued is not None:
-            self.on_queued(set(queued))
+            by_id = {delivery["_id"]: delivery for delivery in deliveries}
+            heads = {stream: Head(min(queued[stream]), by_id[min(queued[stream]).delivery_id]) for stream in created}
+            self.on_queued(set(queued), heads)
         for consumer in self.consumers:
             consumer(source.api, envelopes)
         collection = source.repository.collection
@@ -407,6 +422,9 @@ class DeliveryWorker:
         self.envelopes: EnvelopeCache | None = None
         self._lock = threading.Lock()
         self._pending: dict[str, set[str]] = {}
+        # Heads handed over by this process's relay: a hint that saves two reads, never trusted for exclusivity
+        # (the attempt claim decides who sends), so a stale one costs at most a lost claim.
+        self._heads: dict[str, Head] = {}
         self._busy: set[str] = set()
         self._gone: set[str] = set()
         self._closed = False
@@ -415,10 +433,11 @@ class DeliveryWorker:
         self._closed = True
         self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def dispatch(self, streams: Iterable[str]) -> None:
+    def dispatch(self, streams: Iterable[str], heads: dict[str, Head] | None = None) -> None:
         """Queue streams for sending; each subscription's streams are drained by one pool thread."""
         to_start: list[str] = []
         with self._lock:
+            self._heads.update(heads or {})
             for stream in streams:
                 subscription_id = stream.split("|", 1)[0]
                 self._pending.setdefault(subscription_id, set()).add(stream)
@@ -448,14 +467,24 @@ class DeliveryWorker:
                         break  # the subscriber is backed off: its other streams wait for the next poll
             except Exception:
                 log.exception("delivery to subscription %s failed; the next poll retries", subscription_id)
+            finally:
+                with self._lock:
+                    for stream in streams:
+                        self._heads.pop(stream, None)
 
     def _advance(self, subscription: Subscription | None, stream: str) -> bool:
         """Send the stream's deliveries in order while they succeed; False when the subscriber must wait."""
-        head = self.streams.head(stream)
+        with self._lock:
+            hinted = self._heads.pop(stream, None)
+        head = hinted.entry if hinted is not None else self.streams.head(stream)
         while True:
             if head is None:
                 return True
-            delivery = self.deliveries.find_one({"_id": head.delivery_id})
+            if hinted is not None and hinted.entry == head and hinted.entry.delivery_id == head.delivery_id:
+                delivery: dict[str, Any] | None = hinted.delivery
+                hinted = None
+            else:
+                delivery = self.deliveries.find_one({"_id": head.delivery_id})
             if delivery is None or delivery["state"] in FINAL_STATES:
                 head = self.streams.remove(stream, head.delivery_id)
                 continue
