@@ -480,7 +480,7 @@ class DeliveryWorker:
         while True:
             if head is None:
                 return True
-            if hinted is not None and hinted.entry == head and hinted.entry.delivery_id == head.delivery_id:
+            if hinted is not None:  # the first head only: later ones come from the stream as written
                 delivery: dict[str, Any] | None = hinted.delivery
                 hinted = None
             else:
