@@ -126,7 +126,10 @@ class FulfilmentEngine:
             ):
                 return str(order["id"]) if order.get("id") else None
         if api == SERVICE_ORDERING_API and event_type == "ServiceOrderStateChangeEvent":
-            for reference in (event.get("serviceOrder") or {}).get("externalReference") or []:
+            service_order = event.get("serviceOrder") or {}
+            if service_order.get("state") not in FINAL_SERVICE_ORDER_STATES:
+                return None  # the engine acts on outcomes only; an OSS starting work changes nothing for it
+            for reference in service_order.get("externalReference") or []:
                 if reference.get("externalReferenceType") == "ProductOrder" and reference.get("id"):
                     return str(reference["id"])
         return None
