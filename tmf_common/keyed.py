@@ -69,6 +69,9 @@ def matches(document: dict[str, Any], conditions: dict[str, Any]) -> bool:
 
 
 def _equal(stored: Any, condition: Any) -> bool:
+    if isinstance(stored, list) and not isinstance(condition, list):
+        # MongoDB: a scalar condition on an array field matches when any element equals it.
+        return any(_equal(element, condition) for element in stored)
     # Python's True == 1, MongoDB's is not: booleans and numbers are different BSON types.
     if isinstance(stored, bool) or isinstance(condition, bool):
         return type(stored) is type(condition) and stored == condition

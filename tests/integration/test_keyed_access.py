@@ -16,6 +16,8 @@ FILTERS: list[dict[str, Any]] = [
     {"_id": "b", "_deleted": {"$exists": False}},
     {"_id": "b", "_deleted": {"$exists": True}, "_events": []},
     {"_id": "a", "token": None},
+    {"_id": "a", "tags": "blue"},
+    {"_id": "a", "tags": "red"},
     {"_id": "missing", "_rev": 1},
 ]
 
@@ -25,7 +27,7 @@ def collection(database):  # type: ignore[no-untyped-def]
     collection = database["keyed"]
     collection.insert_many(
         [
-            {"_id": "a", "_rev": 2, "state": "x", "_events": [{"eventId": "e1"}]},
+            {"_id": "a", "_rev": 2, "state": "x", "tags": ["blue", "green"], "_events": [{"eventId": "e1"}]},
             {"_id": "b", "_rev": 5, "_deleted": "2026-12-04T00:00:00Z", "_events": []},
         ]
     )
@@ -39,7 +41,10 @@ def test_find_by_id_finds_what_the_server_finds(collection, filter_: dict[str, A
 
 def test_projections_keep_only_what_was_asked(collection) -> None:  # type: ignore[no-untyped-def]
     assert find_by_id(collection, {"_id": "a", "_rev": 2}, {"state": 1}) == {"_id": "a", "state": "x"}
-    assert find_by_id(collection, {"_id": "a", "_rev": 2}, {"_events": 0, "_rev": 0}) == {"_id": "a", "state": "x"}
+    assert find_by_id(collection, {"_id": "a", "_rev": 2}, {"_events": 0, "_rev": 0, "tags": 0}) == {
+        "_id": "a",
+        "state": "x",
+    }
     assert find_by_id(collection, {"_id": "a", "_rev": 1}, {"state": 1}) is None
     assert find_by_id(collection, {"_id": "a", "_deleted": {"$exists": False}}, {"_id": 1}) == {"_id": "a"}
     assert find_by_id(collection, {"_id": "b", "_deleted": {"$exists": False}}, {"_id": 1}) is None

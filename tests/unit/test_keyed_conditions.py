@@ -26,6 +26,9 @@ from tmf_common.keyed import _split, matches
         ({"_events": []}, {"_events": []}, True),
         ({"_events": [{"eventId": "e"}]}, {"_events": []}, False),
         ({"_rev": 2, "state": "x"}, {"_rev": 2, "state": "y"}, False),
+        ({"tags": ["a", "b"]}, {"tags": "b"}, True),
+        ({"tags": ["a", "b"]}, {"tags": "c"}, False),
+        ({"tags": []}, {"tags": []}, True),
     ],
 )
 def test_conditions_match_like_the_server(document: dict, conditions: dict, expected: bool) -> None:
