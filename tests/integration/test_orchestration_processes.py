@@ -221,17 +221,29 @@ def due_signals(db: Database) -> list[dict[str, Any]]:
     return list(db[SIGNALS].find({"at": {"$lte": format_instant(datetime.now(UTC))}}))
 
 
+def unrelayed(db: Database) -> int:
+    """Orders and service orders whose outbox still holds events (relaying one may record a signal)."""
+    return sum(db[name].count_documents({"_events.0": {"$exists": True}}) for name in (PRODUCT_ORDERS, SERVICE_ORDERS))
+
+
 def wait_until_settled(db: Database, timeout: float) -> None:
-    """No signal due and no lease held: the engine has acted on everything, and no lease of a dead process stays."""
+    """Nothing left to relay, no signal due and no lease held: the engine has acted on everything, and no lease of
+    a dead process stays.
+
+    The outbox comes first: the engine may complete an order from a service order's state before that service
+    order's StateChange is relayed, and the relay records its signal (due at once) afterwards; once the outboxes
+    are empty, every such signal exists.
+    """
 
     def settled() -> bool:
-        return not due_signals(db) and db[LEASES].count_documents({}) == 0
+        return unrelayed(db) == 0 and not due_signals(db) and db[LEASES].count_documents({}) == 0
 
     try:
-        wait_for(settled, timeout=timeout, interval=0.25, what="no due signal and no lease left")
+        wait_for(settled, timeout=timeout, interval=0.25, what="nothing to relay, no due signal and no lease left")
     except AssertionError as error:
         raise AssertionError(
-            f"{error}\ndue signals: {due_signals(db)[:10]}\nleases: {list(db[LEASES].find({}))[:10]}"
+            f"{error}\nunrelayed: {unrelayed(db)}\ndue signals: {due_signals(db)[:10]}\n"
+            f"leases: {list(db[LEASES].find({}))[:10]}"
         ) from None
 
 
